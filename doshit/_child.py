@@ -1,0 +1,113 @@
+"""A worker's long-lived child process: ``python -m doshit._child APP [--legacy]``.
+
+It imports the registry once, then runs one call at a time for the worker. Calls arrive on stdin and
+outcomes leave on stdout as length-prefixed JSON frames; the task's own prints go to stderr, so they
+can never corrupt the channel. A task with a virtual memory limit runs in a forked grandchild whose
+RLIMIT_AS is set, so the limit and any crash stay with that one task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import signal
+import sys
+from types import FrameType
+from typing import Any, BinaryIO
+
+import orjson
+
+from ._app import AppRef
+from ._frames import read_frame, write_frame
+from ._registry import Registry
+from ._runner import Outcome, failed, run_call
+from ._schema import Reason
+
+_in_task = False
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    # The worker's kill starts with SIGINT: interrupt the task, never the frame I/O around it.
+    if _in_task:
+        raise KeyboardInterrupt
+
+
+def outcome_message(outcome: Outcome) -> list[Any]:
+    return [outcome.ok, outcome.value, outcome.reason, outcome.exception]
+
+
+def _run(registry: Registry, function: str, args: str, loop: asyncio.AbstractEventLoop) -> Outcome:
+    global _in_task
+    _in_task = True
+    try:
+        return run_call(registry, function, args, loop)
+    finally:
+        _in_task = False
+
+
+def run_limited(registry: Registry, function: str, args: str, limit: int, loop: asyncio.AbstractEventLoop) -> Outcome:
+    """Run the call in a forked process with RLIMIT_AS set to ``limit`` bytes."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # grandchild
+        os.close(read_end)
+        code = 0
+        try:
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+            body = orjson.dumps(outcome_message(_run(registry, function, args, loop)))
+            with os.fdopen(write_end, "wb") as out:
+                out.write(body)
+        except BaseException:  # noqa: BLE001 - out of memory even for the report: say so by exit code
+            code = 3
+        os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as result:
+        body = result.read()
+    _, status = os.waitpid(pid, 0)
+    if body:
+        return Outcome(*orjson.loads(body))
+    code = os.waitstatus_to_exitcode(status)
+    return failed(
+        Reason.RETURNCODE.format(code=code),
+        f"the process running {function} with a virtual memory limit of {limit} bytes exited with code {code}",
+    )
+
+
+def serve(registry: Registry, requests: BinaryIO, replies: BinaryIO) -> None:
+    loop = asyncio.new_event_loop()
+    write_frame(replies, {"ready": os.getpid(), "functions": registry.names()})
+    while True:
+        request = read_frame(requests)
+        if request is None:
+            return
+        function, args, limit = request
+        if limit:
+            outcome = run_limited(registry, function, args, limit, loop)
+        else:
+            outcome = _run(registry, function, args, loop)
+        write_frame(replies, outcome_message(outcome))
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, _on_sigint)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Keep the protocol on private copies of stdin/stdout; the task sees /dev/null and stderr.
+    requests = os.fdopen(os.dup(0), "rb")
+    replies = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    app = AppRef(argv[0], legacy="--legacy" in argv[1:])
+    try:
+        registry = app.load()
+    except Exception as exc:  # noqa: BLE001 - reported to the worker, which decides
+        write_frame(replies, {"error": f"{type(exc).__name__}: {exc}"})
+        return 1
+    serve(registry, requests, replies)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,100 @@
+"""Values and timestamps as the schema writes them: JSON (never pickle), legacy datetime objects.
+
+Fast path: orjson. It rounds integers beyond 64 bits to floats on reading and writes NaN as null, so
+both cases fall back to the standard library, which keeps big integers exact and refuses NaN.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from ._errors import DecodeError, EncodeError
+from ._schema import DATETIME_TYPE_KEY, DATETIME_TYPE_VALUE, DATETIME_VALUE_KEY, TIMESTAMP_FORMAT
+
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_LONG_DIGITS = re.compile(r"\d{19}")
+_DATETIME_MARK = f'"{DATETIME_TYPE_VALUE}"'
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+
+
+def now_timestamp() -> str:
+    """The current UTC time in the schema's timestamp format."""
+    return datetime.now(timezone.utc).strftime(TIMESTAMP_FORMAT)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """A datetime as a schema timestamp; a naive datetime is taken as UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime(TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """A schema timestamp as an aware UTC datetime."""
+    if not _TIMESTAMP.fullmatch(text):
+        raise DecodeError(f"not a doshit timestamp (YYYY-MM-DDTHH:MM:SS.ffffffZ): {text!r}")
+    return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {DATETIME_TYPE_KEY: DATETIME_TYPE_VALUE, DATETIME_VALUE_KEY: format_timestamp(value)}
+    raise TypeError(f"{type(value).__name__} has no JSON form")
+
+
+def _check_exact(value: Any) -> None:
+    """What the slow path must refuse that the standard library would accept or alter."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value!r} has no JSON form")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"object keys must be strings, got {type(key).__name__} {key!r}")
+            _check_exact(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_exact(item)
+
+
+def encode(value: Any) -> str:
+    """A value as compact JSON text; raises EncodeError for anything JSON cannot hold exactly."""
+    try:
+        data = orjson.dumps(value, default=_default, option=_ORJSON_OPTIONS)
+        if b"null" not in data:
+            return data.decode()
+    except TypeError as exc:
+        if "64-bit" not in str(exc):
+            raise EncodeError(str(exc)) from None
+    try:
+        _check_exact(value)
+        return json.dumps(value, default=_default, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise EncodeError(str(exc)) from None
+
+
+def _revive(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 2 and value.get(DATETIME_TYPE_KEY) == DATETIME_TYPE_VALUE:
+            stamp = value.get(DATETIME_VALUE_KEY)
+            if isinstance(stamp, str) and _TIMESTAMP.fullmatch(stamp):
+                return parse_timestamp(stamp)
+        return {key: _revive(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_revive(item) for item in value]
+    return value
+
+
+def decode(text: str | bytes) -> Any:
+    """JSON text as a value; legacy datetime objects become aware UTC datetimes."""
+    raw = text.decode() if isinstance(text, bytes) else text
+    try:
+        value = json.loads(raw) if _LONG_DIGITS.search(raw) else orjson.loads(raw)
+    except ValueError as exc:
+        raise DecodeError(str(exc).splitlines()[0]) from None
+    return _revive(value) if _DATETIME_MARK in raw else value

@@ -1,0 +1,46 @@
+"""The exceptions doshit raises."""
+
+from __future__ import annotations
+
+
+class DoshitError(Exception):
+    """Base class of every doshit error."""
+
+
+class EncodeError(DoshitError, TypeError):
+    """A value cannot be written as doshit JSON (NaN, bytes, a set, a non-string key, ...)."""
+
+
+class DecodeError(DoshitError, ValueError):
+    """A field in Redis does not hold what the schema says it should."""
+
+
+class ConfigError(DoshitError, ValueError):
+    """The Redis connection, queue or prefix configuration is unusable."""
+
+
+class RegistryError(DoshitError, LookupError):
+    """A registry or --app specification cannot be used."""
+
+
+class TaskExists(DoshitError):
+    """A submit asked for a task id whose hash already exists; nothing was written."""
+
+
+class TaskNotFound(DoshitError, LookupError):
+    """No task hash exists for that id (never submitted, or expired)."""
+
+
+class TaskTimeout(DoshitError, TimeoutError):
+    """The task did not finish within the timeout. It may still finish later."""
+
+
+class TaskFailed(DoshitError):
+    """The task finished with result=failed. The message is the task's error-reason."""
+
+    def __init__(self, reason: str, *, task_id: str = "", exception: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.task_id = task_id
+        self.exception = exception
+        """The task's error-exception field: usually the remote traceback."""

@@ -1,0 +1,82 @@
+"""The one place that turns names into Redis keys, channel names and commands."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ._errors import ConfigError
+from ._schema import (
+    CMD_CHANNEL,
+    EXECUTING_KEY,
+    KILL_ALL_COMMAND,
+    KILL_COMMAND,
+    PENDING_KEY,
+    RESULTS_CHANNEL,
+    TASK_ID_REGEX,
+    TASK_KEY,
+    WORKER_KEY,
+)
+
+_TASK_ID = re.compile(TASK_ID_REGEX)
+_NAME = re.compile(r"[^\s:{}]+")
+
+
+def check_task_id(task_id: str) -> str:
+    """The id itself, or ValueError saying what is wrong with it."""
+    if not isinstance(task_id, str) or not _TASK_ID.match(task_id):
+        raise ValueError(f"task id must be 1 to 256 characters without whitespace or control characters: {task_id!r}")
+    return task_id
+
+
+def _check_name(kind: str, name: str) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(f"{kind} must be a non-empty string without whitespace, ':' or braces: {name!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Keys of one prefix; the queue-specific ones take the queue name."""
+
+    prefix: str
+
+    def __post_init__(self) -> None:
+        _check_name("prefix", self.prefix)
+
+    def task(self, task_id: str) -> str:
+        return TASK_KEY.format(prefix=self.prefix, task_id=task_id)
+
+    def task_id(self, task_key: str) -> str | None:
+        """The id inside a task hash key of this prefix, else None."""
+        head = TASK_KEY.format(prefix=self.prefix, task_id="")
+        return task_key[len(head) :] if task_key.startswith(head) and len(task_key) > len(head) else None
+
+    def pending(self, queue: str) -> str:
+        return PENDING_KEY.format(prefix=self.prefix, queue=_check_name("queue", queue))
+
+    def executing(self, queue: str) -> str:
+        return EXECUTING_KEY.format(prefix=self.prefix, queue=_check_name("queue", queue))
+
+    def worker(self, worker_id: str) -> str:
+        return WORKER_KEY.format(prefix=self.prefix, worker_id=worker_id)
+
+    @property
+    def results(self) -> str:
+        return RESULTS_CHANNEL.format(prefix=self.prefix)
+
+    @property
+    def cmd(self) -> str:
+        return CMD_CHANNEL.format(prefix=self.prefix)
+
+    def kill(self, task_id: str) -> str:
+        return KILL_COMMAND.format(task_key=self.task(task_id))
+
+    kill_all = KILL_ALL_COMMAND
+
+    def killed_task_id(self, command: str) -> str | None:
+        """For a kill command, the id of the task to kill ('' for kill-all); None for anything else."""
+        if command == KILL_ALL_COMMAND:
+            return ""
+        head = KILL_COMMAND.format(task_key="")
+        return self.task_id(command[len(head) :]) if command.startswith(head) else None

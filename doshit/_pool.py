@@ -1,0 +1,256 @@
+"""Where a worker's tasks run: long-lived child processes (the default) or the worker's own loop.
+
+Both pools take a Job and return an Outcome; neither raises for a task's failure. A kill ends the
+task's call with the given reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from ._app import AppRef
+from ._frames import HEADER
+from ._registry import Registry
+from ._runner import Outcome, failed, run_call_async
+from ._schema import Reason
+
+log = logging.getLogger("doshit.worker")
+
+KILL_STEPS = ((signal.SIGINT, 1.0), (signal.SIGTERM, 1.0), (signal.SIGKILL, 0.0))
+"""How a running task is killed: each signal, then how long to wait for the task to end."""
+
+RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
+"""Seconds before each attempt to start a child process again after a failed start."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One claimed task, as a pool needs it."""
+
+    task_id: str
+    function: str
+    args: str
+    memory_limit: int | None
+
+
+class Pool(Protocol):
+    kind: str
+    size: int
+
+    async def start(self) -> None: ...
+
+    async def run(self, job: Job) -> Outcome: ...
+
+    def kill(self, task_id: str, reason: str) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class ChildDied(Exception):
+    """The child process ended while a call was in flight (or at start)."""
+
+
+class Child:
+    """One long-lived child process, in a process group of its own (Ctrl-C in a terminal reaches
+    the worker, which then decides what happens to the tasks)."""
+
+    def __init__(self, app: AppRef, number: int) -> None:
+        self.app = app
+        self.number = number
+        self.proc: asyncio.subprocess.Process | None = None
+        self.kill_reason: str | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "doshit._child",
+            *self.app.argv(),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            hello = await self._read()
+        except ChildDied:
+            hello = {"error": f"exited with code {await self.proc.wait()} before it was ready"}
+        if "error" in hello:
+            await self.stop()
+            raise ChildDied(f"child process could not load {self.app.spec}: {hello['error']}")
+        log.debug("child %d started as pid %d", self.number, self.proc.pid)
+
+    async def _read(self) -> Any:
+        assert self.proc is not None and self.proc.stdout is not None
+        try:
+            header = await self.proc.stdout.readexactly(HEADER.size)
+            return orjson.loads(await self.proc.stdout.readexactly(HEADER.unpack(header)[0]))
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            raise ChildDied from exc
+
+    async def call(self, job: Job) -> Outcome:
+        assert self.proc is not None and self.proc.stdin is not None
+        body = orjson.dumps([job.function, job.args, job.memory_limit])
+        try:
+            self.proc.stdin.write(HEADER.pack(len(body)) + body)
+            await self.proc.stdin.drain()
+            return Outcome(*await self._read())
+        except (ChildDied, ConnectionError):
+            code = await self.proc.wait()
+            log.warning("child process %d (pid %d) died running task %s: exit code %d", self.number, self.proc.pid, job.task_id, code)
+            return failed(
+                Reason.RETURNCODE.format(code=code),
+                f"the worker's child process {self.proc.pid} exited with code {code} while running {job.function}"
+                + (f" (killed by signal {signal.Signals(-code).name})" if code < 0 and -code in signal.valid_signals() else ""),
+            )
+
+    def signal(self, signum: int) -> None:
+        if self.alive:
+            assert self.proc is not None
+            try:
+                os.killpg(self.proc.pid, signum)
+            except ProcessLookupError:
+                pass
+
+    async def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 2.0)
+        except asyncio.TimeoutError:
+            self.signal(signal.SIGKILL)
+            await self.proc.wait()
+
+
+class ProcessPool:
+    """``size`` long-lived child processes; a dead one is replaced before its next task."""
+
+    kind = "process"
+
+    def __init__(self, app: AppRef, size: int) -> None:
+        self.app = app
+        self.size = size
+        self._children = [Child(app, n) for n in range(size)]
+        self._idle: asyncio.Queue[Child] = asyncio.Queue()
+        self._busy: dict[str, Child] = {}
+        self._killers: dict[str, asyncio.Task[None]] = {}
+
+    async def start(self) -> None:
+        await asyncio.gather(*(child.start() for child in self._children))
+        for child in self._children:
+            self._idle.put_nowait(child)
+
+    async def _ready(self, child: Child) -> Child:
+        attempt = 0
+        while not child.alive:
+            try:
+                await child.start()
+                log.info("child process %d replaced (pid %s)", child.number, child.proc and child.proc.pid)
+            except ChildDied as exc:
+                delay = RESTART_DELAYS[min(attempt, len(RESTART_DELAYS) - 1)]
+                log.error("%s; trying again in %.1f s", exc, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+        return child
+
+    async def run(self, job: Job) -> Outcome:
+        child = await self._ready(await self._idle.get())
+        self._busy[job.task_id] = child
+        child.kill_reason = None
+        try:
+            outcome = await child.call(job)
+        finally:
+            del self._busy[job.task_id]
+            killer = self._killers.pop(job.task_id, None)
+            if killer is not None:
+                killer.cancel()
+            self._idle.put_nowait(child)
+        if child.kill_reason is not None and not outcome.ok:
+            return failed(child.kill_reason, outcome.exception)
+        return outcome
+
+    def kill(self, task_id: str, reason: str) -> bool:
+        child = self._busy.get(task_id)
+        if child is None or task_id in self._killers:
+            return child is not None
+        child.kill_reason = reason
+        self._killers[task_id] = asyncio.create_task(self._escalate(child))
+        return True
+
+    async def _escalate(self, child: Child) -> None:
+        for signum, grace in KILL_STEPS:
+            child.signal(signum)
+            await asyncio.sleep(grace)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(child.stop() for child in self._children))
+
+
+class InlinePool:
+    """Tasks run in the worker process: ``async def`` functions on its loop, plain ones in threads.
+
+    For I/O-bound work. A kill cancels an async task; a plain function in a thread cannot be
+    interrupted, so its task is recorded as killed and the thread runs on until the function returns.
+    """
+
+    kind = "inline"
+
+    def __init__(self, registry: Registry, size: int) -> None:
+        self.registry = registry
+        self.size = size
+        self._running: dict[str, tuple[asyncio.Task[Outcome], list[str]]] = {}
+
+    async def start(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(self.size, "doshit-task"))
+
+    async def run(self, job: Job) -> Outcome:
+        if job.memory_limit is not None:
+            return failed(Reason.MEMORY_LIMIT_INLINE)
+        call = asyncio.create_task(run_call_async(self.registry, job.function, job.args))
+        reasons: list[str] = []
+        self._running[job.task_id] = (call, reasons)
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            if not reasons:
+                raise
+            return failed(reasons[0], "cancelled by the worker")
+        finally:
+            del self._running[job.task_id]
+
+    def kill(self, task_id: str, reason: str) -> bool:
+        entry = self._running.get(task_id)
+        if entry is None:
+            return False
+        call, reasons = entry
+        reasons.append(reason)
+        call.cancel()
+        return True
+
+    async def close(self) -> None:
+        pass
+
+
+def make_pool(kind: str, registry: Registry, app: Callable[[], AppRef | None], size: int) -> Pool:
+    if kind == "inline":
+        return InlinePool(registry, size)
+    ref = app()
+    if ref is None:
+        raise ValueError("the process pool needs to know where to import the registry from: pass app=AppRef(...)")
+    return ProcessPool(ref, size)

@@ -1,0 +1,335 @@
+"""The rules of the protocol, with no I/O: what a submit writes, how a result is read, what a reply means.
+
+Each client operation is a *flow*: a generator that yields the steps it needs (a Redis command, a
+script, waiting for a results notification) and receives their replies. The sync Client and the
+AsyncClient are two small drivers of the same flows, so the rules exist once.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar, Union
+
+from . import _codec
+from ._errors import DecodeError, TaskExists, TaskFailed, TaskNotFound, TaskTimeout
+from ._keys import Keys, check_task_id
+from ._schema import SCHEMA_VERSION, Reason, Result, State, TaskField
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Call:
+    """Run one Redis command; the reply comes back decoded to str."""
+
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class RunScript:
+    """Run one of the schema's Lua scripts (see SCRIPTS); the reply is the script's return value."""
+
+    name: str
+    keys: tuple[str, ...]
+    argv: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    """Make sure the client is subscribed to the results channel (done once, before the first push)."""
+
+
+@dataclass(frozen=True)
+class Watch:
+    """Start collecting results notifications for a task key, until the flow ends; with ``keep``,
+    until the task's result is delivered. The reply is True when the hash must be re-read before
+    waiting (False: a kept watch, registered before the push, has heard nothing yet)."""
+
+    key: str
+    keep: bool = False
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Block until a notification for a watched key arrives (True) or the timeout passes (False)."""
+
+    key: str
+    timeout: float | None
+
+
+Step = Union[Call, RunScript, Subscribe, Watch, Wait]
+Flow = Generator[Step, Any, T]
+
+OPTION_PREFIX = "_"
+"""Keyword arguments of submit() that start with this are options, not task arguments."""
+
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    """Per-task options: submit(..., _queue=, _task_id=, _username=, _virtual_memory_limit=, _result_ttl=)."""
+
+    queue: str | None = None
+    task_id: str | None = None
+    username: str | None = None
+    virtual_memory_limit: int | None = None
+    result_ttl: int | None = None
+
+
+_OPTION_NAMES = {f"{OPTION_PREFIX}{name}" for name in SubmitOptions.__dataclass_fields__}
+
+
+def split_options(kwargs: dict[str, Any]) -> tuple[dict[str, Any], SubmitOptions]:
+    """Separate task arguments from the _-prefixed options."""
+    options = {name[1:]: kwargs.pop(name) for name in list(kwargs) if name.startswith(OPTION_PREFIX)}
+    unknown = {f"{OPTION_PREFIX}{name}" for name in options} - _OPTION_NAMES
+    if unknown:
+        known = ", ".join(sorted(_OPTION_NAMES))
+        raise TypeError(f"unknown submit option(s) {', '.join(sorted(unknown))}; options are {known}")
+    return kwargs, SubmitOptions(**options)
+
+
+def _positive_int(name: str, value: int | None, *, allow_zero: bool = False) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
+        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} integer, got {value!r}")
+    return str(value)
+
+
+def submit_fields(
+    function: str,
+    kwargs: Mapping[str, Any],
+    *,
+    queue: str,
+    username: str | None = None,
+    virtual_memory_limit: int | None = None,
+    result_ttl: int | None = None,
+    now: str | None = None,
+) -> dict[str, str]:
+    """The exact hash a submit writes. Raises before any I/O when something cannot be written."""
+    if not isinstance(function, str) or not function:
+        raise ValueError(f"function must be a non-empty string, got {function!r}")
+    fields = {
+        TaskField.FUNCTION: function,
+        TaskField.STATE: State.PENDING,
+        TaskField.ARGS: _codec.encode(dict(kwargs)),
+        TaskField.PENDING_CREATED: now or _codec.now_timestamp(),
+        TaskField.SCHEMA_VERSION: str(SCHEMA_VERSION),
+        TaskField.QUEUE: queue,
+    }
+    optional = {
+        TaskField.USERNAME: username,
+        TaskField.VIRTUAL_MEMORY_LIMIT: _positive_int("virtual memory limit", virtual_memory_limit),
+        TaskField.RESULT_TTL: _positive_int("result ttl", result_ttl, allow_zero=True),
+    }
+    fields.update({name: value for name, value in optional.items() if value is not None})
+    return fields
+
+
+def flatten(fields: Mapping[str, str]) -> Iterator[str]:
+    for name, value in fields.items():
+        yield name
+        yield value
+
+
+def new_task_id() -> str:
+    return str(uuid.uuid4())
+
+
+class TaskInfo:
+    """A snapshot of a task hash, decoded on access. `fields` holds the raw strings."""
+
+    __slots__ = ("task_id", "fields")
+
+    def __init__(self, task_id: str, fields: Mapping[str, str]) -> None:
+        self.task_id = task_id
+        self.fields = dict(fields)
+
+    def __repr__(self) -> str:
+        return f"<TaskInfo {self.task_id} {self.function} {self.state} {self.result or ''}>".replace(" >", ">")
+
+    def _time(self, field: str) -> datetime | None:
+        text = self.fields.get(field)
+        return _codec.parse_timestamp(text) if text else None
+
+    def _int(self, field: str) -> int | None:
+        text = self.fields.get(field)
+        return int(text) if text and text.isdigit() else None
+
+    @property
+    def function(self) -> str | None:
+        """The function name."""
+        return self.fields.get(TaskField.FUNCTION)
+
+    @property
+    def state(self) -> str | None:
+        """pending, executing or finished."""
+        return self.fields.get(TaskField.STATE)
+
+    @property
+    def result(self) -> str | None:
+        """successful, failed, or None while not finished."""
+        return self.fields.get(TaskField.RESULT)
+
+    @property
+    def error_reason(self) -> str | None:
+        """Why it failed, in one line."""
+        return self.fields.get(TaskField.ERROR_REASON)
+
+    @property
+    def error_exception(self) -> str | None:
+        """The traceback or detail of a failure."""
+        return self.fields.get(TaskField.ERROR_EXCEPTION)
+
+    @property
+    def username(self) -> str | None:
+        """Who submitted it, if the producer said."""
+        return self.fields.get(TaskField.USERNAME)
+
+    @property
+    def queue(self) -> str | None:
+        """The queue it was pushed on (absent on legacy tasks not yet taken)."""
+        return self.fields.get(TaskField.QUEUE)
+
+    @property
+    def worker(self) -> str | None:
+        """Id of the worker that took it."""
+        return self.fields.get(TaskField.WORKER)
+
+    @property
+    def pending_created(self) -> datetime | None:
+        return self._time(TaskField.PENDING_CREATED)
+
+    @property
+    def executing_created(self) -> datetime | None:
+        return self._time(TaskField.EXECUTING_CREATED)
+
+    @property
+    def finished_created(self) -> datetime | None:
+        return self._time(TaskField.FINISHED_CREATED)
+
+    @property
+    def virtual_memory_limit(self) -> int | None:
+        return self._int(TaskField.VIRTUAL_MEMORY_LIMIT)
+
+    @property
+    def schema_version(self) -> int | None:
+        return self._int(TaskField.SCHEMA_VERSION)
+
+    @property
+    def result_ttl(self) -> int | None:
+        return self._int(TaskField.RESULT_TTL)
+
+    @property
+    def finished(self) -> bool:
+        return self.state == State.FINISHED
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """The decoded named arguments."""
+        value = _codec.decode(self.fields.get(TaskField.ARGS) or "{}")
+        if not isinstance(value, dict):
+            raise DecodeError(f"task {self.task_id} args is not a JSON object")
+        return value
+
+    @property
+    def result_value(self) -> Any:
+        """The decoded return value (None when absent: legacy workers skipped falsy values)."""
+        text = self.fields.get(TaskField.RESULT_VALUE)
+        return None if text is None else _codec.decode(text)
+
+    def outcome(self) -> Any:
+        """The return value of a successful task; raises TaskFailed for a failed one."""
+        if self.result == Result.SUCCESSFUL:
+            return self.result_value
+        if self.result == Result.FAILED:
+            raise TaskFailed(
+                self.error_reason or "failed without an error-reason",
+                task_id=self.task_id,
+                exception=self.error_exception or "",
+            )
+        raise DecodeError(f"task {self.task_id} is {self.state} with result {self.result!r}")
+
+
+_WAIT_FIELDS = (
+    TaskField.STATE,
+    TaskField.RESULT,
+    TaskField.RESULT_VALUE,
+    TaskField.ERROR_REASON,
+    TaskField.ERROR_EXCEPTION,
+)
+
+
+def submit(keys: Keys, queue: str, function: str, kwargs: dict[str, Any], options: SubmitOptions) -> Flow[str]:
+    """Write the task and push its id, after making sure the results subscription is live."""
+    task_id = new_task_id() if options.task_id is None else check_task_id(options.task_id)
+    fields = submit_fields(
+        function,
+        kwargs,
+        queue=queue,
+        username=options.username,
+        virtual_memory_limit=options.virtual_memory_limit,
+        result_ttl=options.result_ttl,
+    )
+    pending = keys.pending(queue)
+    yield Subscribe()
+    yield Watch(keys.task(task_id), keep=True)
+    created = yield RunScript("submit", (keys.task(task_id), pending), (task_id, *flatten(fields)))
+    if not created:
+        raise TaskExists(f"task {task_id} already exists; nothing was submitted")
+    return task_id
+
+
+def info(keys: Keys, task_id: str) -> Flow[TaskInfo]:
+    fields = yield Call(("HGETALL", keys.task(task_id)))
+    if not fields:
+        raise TaskNotFound(f"no task {task_id} (never submitted, or its result expired)")
+    return TaskInfo(task_id, fields)
+
+
+def wait(keys: Keys, task_id: str, timeout: float | None) -> Flow[TaskInfo]:
+    """Until the task is finished: watch first, then re-read the hash, so no result is missed."""
+    key = keys.task(task_id)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    must_read = yield Watch(key)
+    state = State.PENDING
+    while True:
+        if must_read:
+            values = yield Call(("HMGET", key, *_WAIT_FIELDS))
+            state = values[0]
+            if state == State.FINISHED:
+                return TaskInfo(task_id, {name: v for name, v in zip(_WAIT_FIELDS, values) if v is not None})
+            if state is None:
+                raise TaskNotFound(f"no task {task_id} (never submitted, or its result expired)")
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise TaskTimeout(f"task {task_id} did not finish within {timeout} s (it is {state})")
+        yield Wait(key, remaining)
+        must_read = True
+
+
+def poll(keys: Keys, task_id: str) -> Flow[bool]:
+    state = yield Call(("HGET", keys.task(task_id), TaskField.STATE))
+    if state is None:
+        raise TaskNotFound(f"no task {task_id} (never submitted, or its result expired)")
+    return bool(state == State.FINISHED)
+
+
+def cancel(keys: Keys, task_id: str, queue: str | None, default_queue: str) -> Flow[str]:
+    """Cancel a pending task, or send the kill command for an executing one; returns what happened."""
+    key = keys.task(task_id)
+    if queue is None:
+        queue = (yield Call(("HGET", key, TaskField.QUEUE))) or default_queue
+    argv = (task_id, keys.results, keys.cmd, keys.kill(task_id), _codec.now_timestamp(), Reason.CANCELLED)
+    status = yield RunScript("cancel", (key, keys.pending(queue)), argv)
+    return str(status)
+
+
+def kill_all(keys: Keys) -> Flow[int]:
+    """Ask every worker of this prefix to kill whatever it runs; returns how many workers heard it."""
+    heard = yield Call(("PUBLISH", keys.cmd, keys.kill_all))
+    return int(heard)

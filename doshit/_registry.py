@@ -1,0 +1,86 @@
+"""The whitelist of functions a worker may run, by name."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, overload
+
+from ._errors import RegistryError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Registry:
+    """Names and the functions they run. Only registered functions are ever run by a worker.
+
+    >>> registry = Registry()
+    >>> @registry.task
+    ... def echo(text):
+    ...     return text
+    >>> @registry.task(name="math.add")
+    ... async def add(a, b):
+    ...     return a + b
+    """
+
+    def __init__(self) -> None:
+        self._functions: dict[str, Callable[..., Any]] = {}
+        self._signatures: dict[str, inspect.Signature] = {}
+
+    @overload
+    def task(self, function: F, /) -> F: ...
+
+    @overload
+    def task(self, *, name: str | None = None) -> Callable[[F], F]: ...
+
+    def task(self, function: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
+        """Register a plain or ``async def`` function under its own name or ``name``; returns it unchanged."""
+        if function is not None:
+            return self.register(function)
+
+        def decorate(fn: F) -> F:
+            return self.register(fn, name=name)
+
+        return decorate
+
+    def register(self, function: F, *, name: str | None = None) -> F:
+        if not callable(function):
+            raise RegistryError(f"only functions can be registered, got {function!r}")
+        name = name or getattr(function, "__name__", None)
+        if not name or not isinstance(name, str):
+            raise RegistryError(f"{function!r} has no name; pass name=...")
+        if name in self._functions and self._functions[name] is not function:
+            raise RegistryError(f"a different function is already registered as {name!r}")
+        self._functions[name] = function
+        self._signatures[name] = inspect.signature(function)
+        return function
+
+    def get(self, name: str) -> Callable[..., Any] | None:
+        return self._functions.get(name)
+
+    def signature(self, name: str) -> inspect.Signature:
+        return self._signatures[name]
+
+    def names(self) -> list[str]:
+        return sorted(self._functions)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._functions
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._functions)
+
+    def __repr__(self) -> str:
+        return f"<Registry {', '.join(self.names()) or '(empty)'}>"
+
+    def call(self, name: str, /, **kwargs: Any) -> Any:
+        """Run a registered function here and now, through the same JSON encoding and checks a worker
+        applies, so tests of task functions catch what a worker would refuse. Raises TaskFailed."""
+        from ._codec import decode, encode
+        from ._runner import run_call
+
+        outcome = run_call(self, name, encode(kwargs))
+        return outcome.result()

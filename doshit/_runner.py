@@ -1,0 +1,129 @@
+"""Running one task call: look the name up, decode and bind the args, call, encode the result.
+
+Shared by the worker's child processes, its inline pool and Registry.call. Nothing here raises for a
+task's own failure: every way a call can go wrong becomes a failed Outcome with a readable reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import _codec
+from ._errors import DecodeError, EncodeError, TaskFailed
+from ._registry import Registry
+from ._schema import Reason, Result, TaskField
+
+MAX_REASON = 1000
+"""error-reason is one line; longer messages are cut here (the whole text is in error-exception)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one call ended: the result JSON, or a reason and detail text."""
+
+    ok: bool
+    value: str = ""
+    reason: str = ""
+    exception: str = ""
+
+    def fields(self) -> dict[str, str]:
+        """The task hash fields that record this outcome (without state and timestamp)."""
+        if self.ok:
+            return {TaskField.RESULT: Result.SUCCESSFUL, TaskField.RESULT_VALUE: self.value}
+        return {
+            TaskField.RESULT: Result.FAILED,
+            TaskField.ERROR_REASON: self.reason,
+            TaskField.ERROR_EXCEPTION: self.exception,
+        }
+
+    def result(self) -> Any:
+        if self.ok:
+            return _codec.decode(self.value)
+        raise TaskFailed(self.reason, exception=self.exception)
+
+
+def failed(reason: str, exception: str = "") -> Outcome:
+    line = " ".join(reason.split())
+    return Outcome(False, reason=line[:MAX_REASON], exception=exception)
+
+
+def failure_from(exc: BaseException) -> Outcome:
+    """The failure for an exception raised by a task: 'Type: first line of message' plus traceback."""
+    message = str(exc).strip().splitlines()
+    name = type(exc).__qualname__
+    text = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return failed(f"{name}: {message[0]}" if message else name, "".join(text))
+
+
+def prepare(registry: Registry, function: str, args: str) -> tuple[Callable[..., Any], dict[str, Any]] | Outcome:
+    """The function and its checked arguments, or the failure that stops the task before it runs."""
+    fn = registry.get(function)
+    if fn is None:
+        known = ", ".join(registry.names()) or "none"
+        return failed(Reason.UNKNOWN_FUNCTION.format(function=function), f"registered functions: {known}")
+    try:
+        kwargs = _codec.decode(args or "{}")
+    except DecodeError as exc:
+        return failed(Reason.ARGS_NOT_JSON.format(detail=exc), args)
+    if not isinstance(kwargs, dict):
+        kind = "null" if kwargs is None else type(kwargs).__name__
+        return failed(Reason.ARGS_NOT_OBJECT.format(kind=kind), args)
+    signature = registry.signature(function)
+    try:
+        signature.bind(**kwargs)
+    except TypeError as exc:
+        return failed(Reason.ARGS_BIND.format(function=function, signature=signature, detail=exc), args)
+    return fn, kwargs
+
+
+def finalize(function: str, value: Any) -> Outcome:
+    try:
+        return Outcome(True, value=_codec.encode(value))
+    except EncodeError as exc:
+        return failed(Reason.RESULT_ENCODE.format(function=function, detail=exc), repr(value)[:MAX_REASON])
+
+
+def run_call(
+    registry: Registry, function: str, args: str, loop: asyncio.AbstractEventLoop | None = None
+) -> Outcome:
+    """Run a call in this thread; an ``async def`` function runs to completion on ``loop``."""
+    prepared = prepare(registry, function, args)
+    if isinstance(prepared, Outcome):
+        return prepared
+    fn, kwargs = prepared
+    try:
+        value = fn(**kwargs)
+        if inspect.isawaitable(value):
+            value = loop.run_until_complete(_await(value)) if loop else asyncio.run(_await(value))
+    except BaseException as exc:  # noqa: BLE001 - a task's failure, whatever it is, is its outcome
+        return failure_from(exc)
+    return finalize(function, value)
+
+
+async def _await(value: Any) -> Any:
+    return await value
+
+
+async def run_call_async(registry: Registry, function: str, args: str) -> Outcome:
+    """Run a call from the worker's event loop: coroutines on the loop, plain functions in a thread."""
+    prepared = prepare(registry, function, args)
+    if isinstance(prepared, Outcome):
+        return prepared
+    fn, kwargs = prepared
+    try:
+        if inspect.iscoroutinefunction(fn):
+            value = await fn(**kwargs)
+        else:
+            value = await asyncio.get_running_loop().run_in_executor(None, lambda: fn(**kwargs))
+            if inspect.isawaitable(value):
+                value = await value
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a task's failure is its outcome
+        return failure_from(exc)
+    return finalize(function, value)

@@ -1,0 +1,242 @@
+"""The doshit wire schema as Python constants.
+
+GENERATED from schema/schema.json by schema/codegen.py: do not edit by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Final, NamedTuple
+
+SCHEMA_VERSION: Final = 2
+"""The schema version this package writes into task and worker hashes."""
+
+DEFAULT_PREFIX: Final = 'doshit'
+"""Key prefix used when none is configured."""
+
+DEFAULT_QUEUE: Final = 'default'
+"""Queue used when none is configured."""
+
+TASK_KEY: Final = '{prefix}:task:{task_id}'
+"""hash: One task: what to run, its state, its result."""
+
+PENDING_KEY: Final = '{prefix}:{queue}:pending'
+"""list: Task ids waiting to run. Producers LPUSH, workers pop from the right, so the right end is the oldest (FIFO)."""
+
+EXECUTING_KEY: Final = '{prefix}:{queue}:executing'
+"""list: Task ids a worker has taken (BRPOPLPUSH from pending) and not yet finished."""
+
+WORKER_KEY: Final = '{prefix}:worker:{worker_id}'
+"""hash: One live worker. Expires unless its heartbeat renews it; deleted on clean shutdown."""
+
+RESULTS_CHANNEL: Final = '{prefix}:results'
+"""pub/sub channel: A worker PUBLISHes the finished task's hash key (not the bare id), e.g. doshit:task:ID."""
+
+CMD_CHANNEL: Final = '{prefix}:cmd'
+"""pub/sub channel: Commands to every worker of this prefix."""
+
+KILL_COMMAND: Final = 'task:kill:{task_key}'
+"""The worker running that task kills it (SIGINT, SIGTERM, SIGKILL about a second apart) and finishes it failed."""
+
+KILL_ALL_COMMAND: Final = 'task:kill:all'
+"""Every worker kills every task it runs."""
+
+TASK_ID_REGEX: Final = '^[^\\s\\x00-\\x1f\\x7f]{1,256}$'
+"""1 to 256 characters, no whitespace or control characters. Generated ids are uuid4 strings; legacy Python used uuid1."""
+
+TIMESTAMP_FORMAT: Final = '%Y-%m-%dT%H:%M:%S.%fZ'
+"""UTC, six fractional digits, literal Z. Used by every *-created field and inside datetime values."""
+
+TIMESTAMP_REGEX: Final = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}Z$'
+
+DATETIME_TYPE_KEY: Final = 'type'
+DATETIME_TYPE_VALUE: Final = 'datetime'
+DATETIME_VALUE_KEY: Final = 'value'
+"""A datetime inside args or result-value is the JSON object {"type": "datetime", "value": TIMESTAMP}."""
+
+HEARTBEAT_INTERVAL: Final = 5
+"""Default seconds between worker heartbeats."""
+
+HEARTBEAT_EXPIRY_INTERVALS: Final = 3
+"""A worker hash expires this many heartbeat intervals after the last heartbeat."""
+
+RESULT_TTL: Final = 604800
+"""Default seconds a finished task hash is kept when it has no result-ttl field."""
+
+
+class State:
+    """Values of the task hash's state field."""
+
+    PENDING: Final = 'pending'
+    """Submitted; its id is on the pending list."""
+
+    EXECUTING: Final = 'executing'
+    """A worker took it; its id is on the executing list and `worker` names the worker."""
+
+    FINISHED: Final = 'finished'
+    """Terminal. `result` says successful or failed. A finished task never changes again."""
+
+class Result:
+    """Values of the task hash's result field."""
+
+    SUCCESSFUL: Final = 'successful'
+    """The function returned; result-value holds its JSON (always written, falsy values included)."""
+
+    FAILED: Final = 'failed'
+    """error-reason says why in one line; error-exception holds the traceback when there is one."""
+
+class TaskField:
+    """Field names of the task hash."""
+
+    FUNCTION: Final = 'function'
+    """string, by producer: The registered name of the function to run."""
+
+    STATE: Final = 'state'
+    """enum, by producer, worker, cancel: pending, executing or finished."""
+
+    ARGS: Final = 'args'
+    """json-object, by producer: JSON object of named arguments. Written compact; legacy producers pretty-printed it with indent 2, which readers accept."""
+
+    PENDING_CREATED: Final = 'pending-created'
+    """timestamp, by producer: When it was submitted. The legacy Node producer omitted it."""
+
+    EXECUTING_CREATED: Final = 'executing-created'
+    """timestamp, by worker: When a worker took it."""
+
+    FINISHED_CREATED: Final = 'finished-created'
+    """timestamp, by worker, cancel: When it finished."""
+
+    RESULT: Final = 'result'
+    """enum, by worker, cancel: successful or failed."""
+
+    RESULT_VALUE: Final = 'result-value'
+    """json, by worker: JSON of the return value, on success. Always written, also for 0, "", false, [], {} and null."""
+
+    ERROR_REASON: Final = 'error-reason'
+    """string, by worker, cancel: One readable line on failure, e.g. `ValueError: bad input` or `task was pubsub killed`."""
+
+    ERROR_EXCEPTION: Final = 'error-exception'
+    """string, by worker: The traceback or other detail text, on failure."""
+
+    USERNAME: Final = 'username'
+    """string, by producer: Optional free text naming who submitted it."""
+
+    VIRTUAL_MEMORY_LIMIT: Final = 'virtual-memory-limit'
+    """integer, by producer: Optional bytes; the worker sets RLIMIT_AS to it for the task's process."""
+
+    SCHEMA_VERSION: Final = 'schema-version'
+    """integer, by producer: The schema version the producer wrote. Absent on tasks written by legacy producers."""
+
+    QUEUE: Final = 'queue'
+    """string, by producer, worker: The queue the task was pushed on; the worker records the queue it took it from."""
+
+    WORKER: Final = 'worker'
+    """string, by worker: Id of the worker that took the task; only that worker may finish it."""
+
+    RESULT_TTL: Final = 'result-ttl'
+    """integer, by producer: Optional seconds to keep the hash once finished (0 keeps it forever). Without it the worker's default applies."""
+
+class WorkerField:
+    """Field names of the worker hash."""
+
+    HOSTNAME: Final = 'hostname'
+    """string: The worker machine's host name."""
+
+    IPADDRESS: Final = 'ipaddress'
+    """string: The worker machine's address, as far as it can tell."""
+
+    PID: Final = 'pid'
+    """integer: The worker process id."""
+
+    REGISTERED: Final = 'registered'
+    """timestamp: When the worker started."""
+
+    SCHEMA_VERSION: Final = 'schema-version'
+    """integer: The schema version the worker speaks."""
+
+    QUEUE: Final = 'queue'
+    """string: The queue it serves."""
+
+    FUNCTIONS: Final = 'functions'
+    """json-array: The registered function names it runs."""
+
+    POOL: Final = 'pool'
+    """enum: process (long-lived child processes) or inline (in the worker process)."""
+
+    CONCURRENCY: Final = 'concurrency'
+    """integer: How many tasks it runs at once."""
+
+    HEARTBEAT: Final = 'heartbeat'
+    """timestamp: Renewed every heartbeat-interval seconds, together with the key's expiry."""
+
+    HEARTBEAT_INTERVAL: Final = 'heartbeat-interval'
+    """integer: Seconds between heartbeats. The key expires 3 intervals after the last one, so a worker that died hard disappears."""
+
+    VERSION: Final = 'version'
+    """string: The doshit package version of the worker."""
+
+
+class Reason:
+    """error-reason texts; {placeholders} are filled with str.format."""
+
+    PUBSUB_KILLED: Final = 'task was pubsub killed'
+
+    TERMINATED: Final = 'task / process was killed before completion'
+
+    RETURNCODE: Final = "task's process returncode was {code}"
+
+    CANCELLED: Final = 'task was cancelled before it started'
+
+    EMPTY_FUNCTION: Final = 'task has no function name'
+
+    BAD_STATE: Final = "task state was '{state}' when a worker took it, expected 'pending'"
+
+    UNKNOWN_FUNCTION: Final = "no function named '{function}' is registered on this worker"
+
+    ARGS_NOT_JSON: Final = 'args is not valid JSON: {detail}'
+
+    ARGS_NOT_OBJECT: Final = 'args must be a JSON object of named arguments, got {kind}'
+
+    ARGS_BIND: Final = 'arguments do not match {function}{signature}: {detail}'
+
+    RESULT_ENCODE: Final = 'the return value of {function} cannot be stored as JSON: {detail}'
+
+    MEMORY_LIMIT_INLINE: Final = 'virtual-memory-limit needs the process pool; this worker runs --pool inline'
+
+    BAD_MEMORY_LIMIT: Final = "virtual-memory-limit must be a positive integer number of bytes, got '{value}'"
+
+
+LEGACY_TASK_FIELDS: Final = ('function', 'state', 'args', 'pending-created', 'executing-created', 'finished-created', 'result', 'result-value', 'error-reason', 'error-exception', 'username', 'virtual-memory-limit')
+"""Task fields the legacy clients know; every other field is an addition."""
+
+
+class ScriptSpec(NamedTuple):
+    """One Lua script: its source and the names of its KEYS and ARGV, in order."""
+
+    source: str
+    keys: tuple[str, ...]
+    argv: tuple[str, ...]
+
+
+SCRIPTS: Final[dict[str, ScriptSpec]] = {
+    'submit': ScriptSpec(
+        source="-- submit: create a task hash and queue its id, atomically.\n-- KEYS: task, pending\n-- ARGV: task_id, field_values...\n-- Returns 1 when queued, 0 when the task hash already exists (then nothing is written).\nif redis.call('EXISTS', KEYS[1]) == 1 then\n  return 0\nend\nredis.call('HSET', KEYS[1], unpack(ARGV, 2))\nredis.call('LPUSH', KEYS[2], ARGV[1])\nreturn 1\n",
+        keys=('task', 'pending'),
+        argv=('task_id', 'field_values...'),
+    ),
+    'claim': ScriptSpec(
+        source="-- claim: a worker takes a task whose id it has just moved from pending to executing.\n-- KEYS: task, executing, pending\n-- ARGV: task_id, worker_id, queue, now\n-- Returns one of these, each followed by the pending list's length (so the worker knows whether\n-- to take more at once or wait):\n--   {'run', function, args, virtual-memory-limit, n}  claimed; run it\n--   {'invalid', state, function, n}                   claimed, but it cannot run; the worker fails it\n--   {'skip', state, n}                                another worker runs it or it is finished; id dropped\n--   {'missing', n}                                    no such hash; id dropped\nlocal backlog = redis.call('LLEN', KEYS[3])\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'function', 'args', 'virtual-memory-limit')\nlocal state, fn, args, vml = fields[1], fields[2], fields[3], fields[4]\nif redis.call('EXISTS', KEYS[1]) == 0 then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return {'missing', backlog}\nend\nif state == 'executing' or state == 'finished' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return {'skip', state, backlog}\nend\nredis.call('HSET', KEYS[1], 'state', 'executing', 'executing-created', ARGV[4],\n  'worker', ARGV[2], 'queue', ARGV[3])\nif state ~= 'pending' or not fn or fn == '' then\n  return {'invalid', state or '', fn or '', backlog}\nend\nreturn {'run', fn, args or '', vml or '', backlog}\n",
+        keys=('task', 'executing', 'pending'),
+        argv=('task_id', 'worker_id', 'queue', 'now'),
+    ),
+    'finish': ScriptSpec(
+        source="-- finish: record a task's result, drop its id from executing, publish its hash key.\n-- KEYS: task, executing\n-- ARGV: task_id, worker_id, results_channel, default_ttl, field_values...\n-- Returns 1 finished and published, 0 the hash is gone, -1 the task is no longer\n-- this worker's to finish (state is not executing, or another worker took it).\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nif redis.call('EXISTS', KEYS[1]) == 0 then\n  return 0\nend\nlocal owner = redis.call('HMGET', KEYS[1], 'state', 'worker', 'result-ttl')\nif owner[1] ~= 'executing' or owner[2] ~= ARGV[2] then\n  return -1\nend\nredis.call('HSET', KEYS[1], unpack(ARGV, 5))\nlocal ttl = tonumber(owner[3] or ARGV[4]) or tonumber(ARGV[4])\nif ttl and ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[3], KEYS[1])\nreturn 1\n",
+        keys=('task', 'executing'),
+        argv=('task_id', 'worker_id', 'results_channel', 'default_ttl', 'field_values...'),
+    ),
+    'cancel': ScriptSpec(
+        source="-- cancel: stop a task. A pending task is taken off its queue and finished failed at once;\n-- for an executing one the kill command goes to the workers.\n-- KEYS: task, pending\n-- ARGV: task_id, results_channel, cmd_channel, kill_command, now, reason\n-- Returns 'cancelled' (was pending), 'killing' (kill command sent), 'finished' or 'missing'.\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'result-ttl')\nlocal state, ttl = fields[1], tonumber(fields[2])\nif not state then\n  return 'missing'\nend\nif state == 'executing' then\n  redis.call('PUBLISH', ARGV[3], ARGV[4])\n  return 'killing'\nend\nif state ~= 'pending' then\n  return state\nend\nredis.call('LREM', KEYS[2], 0, ARGV[1])\nredis.call('HSET', KEYS[1], 'state', 'finished', 'result', 'failed',\n  'error-reason', ARGV[6], 'finished-created', ARGV[5])\nif ttl and ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[2], KEYS[1])\nreturn 'cancelled'\n",
+        keys=('task', 'pending'),
+        argv=('task_id', 'results_channel', 'cmd_channel', 'kill_command', 'now', 'reason'),
+    ),
+}
+"""The atomic operations, one Lua script each (schema/scripts/)."""

@@ -1,0 +1,198 @@
+"""Generate doshit/_schema.py and the tables of schema/SPEC.md from schema/schema.json.
+
+    python schema/codegen.py           rewrite both
+    python schema/codegen.py --check   exit 1 if either is out of date
+
+Only the standard library is used, so it runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+SCHEMA_DIR = Path(__file__).resolve().parent
+ROOT = SCHEMA_DIR.parent
+SCHEMA_FILE = SCHEMA_DIR / "schema.json"
+PY_OUT = ROOT / "doshit" / "_schema.py"
+SPEC = SCHEMA_DIR / "SPEC.md"
+BEGIN = "<!-- BEGIN GENERATED {name}: edit schema.json and run `make schema` -->"
+END = "<!-- END GENERATED {name} -->"
+
+
+def const_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).upper()
+
+
+def lua_header(source: str) -> tuple[list[str], list[str]]:
+    """The KEYS and ARGV lists a script declares in its header comment."""
+    found: dict[str, list[str]] = {}
+    for line in source.splitlines():
+        m = re.match(r"-- (KEYS|ARGV): (.*)$", line)
+        if m:
+            found[m.group(1)] = [part.strip() for part in m.group(2).split(",")]
+    return found.get("KEYS", []), found.get("ARGV", [])
+
+
+def doc_line(text: str) -> str:
+    return '    """' + text.replace('"""', "'''") + '"""\n'
+
+
+def render_python(schema: dict[str, Any]) -> str:
+    out: list[str] = [
+        '"""The doshit wire schema as Python constants.\n\n'
+        "GENERATED from schema/schema.json by schema/codegen.py: do not edit by hand.\n"
+        '"""\n\n',
+        "from __future__ import annotations\n\n",
+        "from typing import Final, NamedTuple\n\n",
+        f"SCHEMA_VERSION: Final = {schema['schema_version']}\n",
+        '"""The schema version this package writes into task and worker hashes."""\n\n',
+        f"DEFAULT_PREFIX: Final = {schema['defaults']['prefix']!r}\n",
+        '"""Key prefix used when none is configured."""\n\n',
+        f"DEFAULT_QUEUE: Final = {schema['defaults']['queue']!r}\n",
+        '"""Queue used when none is configured."""\n\n',
+    ]
+    for name, key in schema["keys"].items():
+        out.append(f"{const_name(name)}_KEY: Final = {key['pattern']!r}\n")
+        out.append(f'"""{key["type"]}: {key["doc"]}"""\n\n')
+    for name, channel in schema["channels"].items():
+        out.append(f"{const_name(name)}_CHANNEL: Final = {channel['pattern']!r}\n")
+        out.append(f'"""pub/sub channel: {channel["doc"]}"""\n\n')
+    for name, command in schema["commands"].items():
+        out.append(f"{const_name(name)}_COMMAND: Final = {command['pattern']!r}\n")
+        out.append(f'"""{command["doc"]}"""\n\n')
+    out.append(f"TASK_ID_REGEX: Final = {schema['task_id']['regex']!r}\n")
+    out.append(f'"""{schema["task_id"]["doc"]}"""\n\n')
+    out.append(f"TIMESTAMP_FORMAT: Final = {schema['timestamp']['strftime']!r}\n")
+    out.append(f'"""{schema["timestamp"]["doc"]}"""\n\n')
+    out.append(f"TIMESTAMP_REGEX: Final = {schema['timestamp']['regex']!r}\n\n")
+    dt = schema["datetime_value"]
+    out.append(f"DATETIME_TYPE_KEY: Final = {dt['type_key']!r}\n")
+    out.append(f"DATETIME_TYPE_VALUE: Final = {dt['type_value']!r}\n")
+    out.append(f"DATETIME_VALUE_KEY: Final = {dt['value_key']!r}\n")
+    out.append(f'"""{dt["doc"]}"""\n\n')
+    hb = schema["heartbeat"]
+    out.append(f"HEARTBEAT_INTERVAL: Final = {hb['interval_seconds']}\n")
+    out.append('"""Default seconds between worker heartbeats."""\n\n')
+    out.append(f"HEARTBEAT_EXPIRY_INTERVALS: Final = {hb['expiry_intervals']}\n")
+    out.append('"""A worker hash expires this many heartbeat intervals after the last heartbeat."""\n\n')
+    out.append(f"RESULT_TTL: Final = {schema['result_ttl_seconds']}\n")
+    out.append('"""Default seconds a finished task hash is kept when it has no result-ttl field."""\n\n')
+
+    def enum_class(cls: str, doc: str, items: dict[str, str]) -> None:
+        out.append(f"\nclass {cls}:\n")
+        out.append(doc_line(doc))
+        for value, text in items.items():
+            out.append(f"\n    {const_name(value)}: Final = {value!r}\n")
+            out.append(doc_line(text))
+
+    enum_class("State", "Values of the task hash's state field.", schema["states"])
+    enum_class("Result", "Values of the task hash's result field.", schema["results"])
+    enum_class(
+        "TaskField",
+        "Field names of the task hash.",
+        {f["name"]: f"{f['type']}, by {f['by']}: {f['doc']}" for f in schema["task_fields"]},
+    )
+    enum_class(
+        "WorkerField",
+        "Field names of the worker hash.",
+        {f["name"]: f"{f['type']}: {f['doc']}" for f in schema["worker_fields"]},
+    )
+    out.append("\n\nclass Reason:\n")
+    out.append(doc_line("error-reason texts; {placeholders} are filled with str.format."))
+    for name, text in schema["error_reasons"].items():
+        out.append(f"\n    {const_name(name)}: Final = {text!r}\n")
+    legacy = tuple(f["name"] for f in schema["task_fields"] if f["legacy"])
+    out.append(f"\n\nLEGACY_TASK_FIELDS: Final = {legacy!r}\n")
+    out.append('"""Task fields the legacy clients know; every other field is an addition."""\n')
+    out.append("\n\nclass ScriptSpec(NamedTuple):\n")
+    out.append(doc_line("One Lua script: its source and the names of its KEYS and ARGV, in order."))
+    out.append("\n    source: str\n    keys: tuple[str, ...]\n    argv: tuple[str, ...]\n\n\n")
+    out.append("SCRIPTS: Final[dict[str, ScriptSpec]] = {\n")
+    for name, spec in schema["scripts"].items():
+        source = (SCHEMA_DIR / spec["file"]).read_text()
+        out.append(f"    {name!r}: ScriptSpec(\n        source={source!r},\n")
+        out.append(f"        keys={tuple(spec['keys'])!r},\n        argv={tuple(spec['argv'])!r},\n    ),\n")
+    out.append("}\n")
+    out.append('"""The atomic operations, one Lua script each (schema/scripts/)."""\n')
+    return "".join(out)
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def yes(flag: bool) -> str:
+    return "legacy" if flag else "**added**"
+
+
+def render_tables(schema: dict[str, Any]) -> dict[str, str]:
+    keys = [[f"`{k['pattern']}`", k["type"], yes(k["legacy"]), k["doc"]] for k in schema["keys"].values()]
+    keys += [[f"`{c['pattern']}`", "pub/sub channel", yes(c["legacy"]), c["doc"]] for c in schema["channels"].values()]
+    commands = [[f"`{c['pattern']}`", c["doc"]] for c in schema["commands"].values()]
+    task_fields = [
+        [f"`{f['name']}`", f["type"], f["by"], yes(f["legacy"]), f["doc"]] for f in schema["task_fields"]
+    ]
+    worker_fields = [[f"`{f['name']}`", f["type"], yes(f["legacy"]), f["doc"]] for f in schema["worker_fields"]]
+    transitions = [[t["from"] or "(none)", t["to"], t["by"], t["how"]] for t in schema["transitions"]]
+    reasons = [[f"`{name}`", f"`{text}`"] for name, text in schema["error_reasons"].items()]
+    scripts = [
+        [f"`{s['file']}`", ", ".join(s["keys"]), ", ".join(s["argv"]), s["returns"]]
+        for s in schema["scripts"].values()
+    ]
+    return {
+        "keys": table(["key / channel", "type", "origin", "meaning"], keys),
+        "commands": table(["message on the cmd channel", "meaning"], commands),
+        "task-fields": table(["field", "type", "written by", "origin", "meaning"], task_fields),
+        "worker-fields": table(["field", "type", "origin", "meaning"], worker_fields),
+        "transitions": table(["from", "to", "who", "how"], transitions),
+        "reasons": table(["name", "error-reason text"], reasons),
+        "scripts": table(["script", "KEYS", "ARGV", "returns"], scripts),
+    }
+
+
+def render_spec(schema: dict[str, Any], spec_text: str) -> str:
+    for name, body in render_tables(schema).items():
+        begin, end = BEGIN.format(name=name), END.format(name=name)
+        pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+        if not pattern.search(spec_text):
+            raise SystemExit(f"SPEC.md has no generated section {name!r}")
+        spec_text = pattern.sub(lambda _m: f"{begin}\n{body}\n{end}", spec_text)
+    return spec_text
+
+
+def check_scripts(schema: dict[str, Any]) -> list[str]:
+    """Every script's header must list the KEYS and ARGV that schema.json declares."""
+    problems = []
+    for name, spec in schema["scripts"].items():
+        keys, argv = lua_header((SCHEMA_DIR / spec["file"]).read_text())
+        if keys != spec["keys"] or argv != spec["argv"]:
+            problems.append(f"{spec['file']}: header says KEYS {keys} ARGV {argv}, schema.json says {spec['keys']} {spec['argv']}")
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    problems = check_scripts(schema)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
+    outputs = {PY_OUT: render_python(schema), SPEC: render_spec(schema, SPEC.read_text())}
+    if "--check" in argv:
+        stale = [str(path.relative_to(ROOT)) for path, text in outputs.items() if path.read_text() != text]
+        if stale:
+            print(f"out of date with schema/schema.json: {', '.join(stale)}; run `make schema`", file=sys.stderr)
+            return 1
+        return 0
+    for path, text in outputs.items():
+        path.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
