@@ -1,6 +1,6 @@
 """doshit: a cross-language, RPC-style job protocol on Redis.
 
-    from doshit import Client, Registry
+from doshit import Client, Registry
 """
 
 from ._aio import AsyncClient, AsyncTask

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -34,6 +36,7 @@ class _AsyncSubscriber:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._error: BaseException | None = None
+        self._failures = 0
 
     async def ensure(self, timeout: float = 10.0) -> None:
         if self._closed:
@@ -42,11 +45,16 @@ class _AsyncSubscriber:
             self._ready = asyncio.Event()
             self._task = asyncio.create_task(self._run(self._ready), name="doshit-results")
         assert self._ready is not None
-        if not self._ready.is_set():
-            try:
-                await asyncio.wait_for(self._ready.wait(), timeout)
-            except asyncio.TimeoutError:
-                raise ConnectionError(f"could not subscribe to {self._channel}: {self._error or 'timed out'}") from None
+        failures = self._failures
+        deadline = time.monotonic() + timeout
+        while not self._ready.is_set():
+            if self._failures > failures:  # the attempt we waited for failed: say so now
+                raise self._error if isinstance(self._error, redis.RedisError) else redis.ConnectionError(
+                    f"could not subscribe to {self._channel}: {self._error}"
+                )
+            if time.monotonic() > deadline:
+                raise redis.ConnectionError(f"could not subscribe to {self._channel}: timed out")
+            await asyncio.sleep(0.01)
 
     async def _run(self, ready: asyncio.Event) -> None:
         attempt = 0
@@ -65,6 +73,7 @@ class _AsyncSubscriber:
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 ready.clear()
                 self._error = exc
+                self._failures += 1
                 delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
                 log.warning("results subscription lost (%s); reconnecting in %.1f s", exc, delay)
                 attempt += 1
@@ -77,10 +86,8 @@ class _AsyncSubscriber:
         self._closed = True
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
 
@@ -119,7 +126,8 @@ class AsyncClient(ClientBase):
                 elif isinstance(step, p.RunScript):
                     reply = await self._scripts[step.name](keys=step.keys, args=step.argv)
                 elif isinstance(step, p.Subscribe):
-                    reply = await self._subscriber.ensure()
+                    await self._subscriber.ensure()
+                    reply = None
                 elif isinstance(step, p.Watch):
                     await self._subscriber.ensure()
                     reply = watches.watch(step.key, step.keep)

@@ -59,16 +59,32 @@ def _import(name: str) -> ModuleType:
         path = Path(name).resolve()
         if not path.is_file():
             raise RegistryError(f"--app {name!r}: no such file")
-        sys.path.insert(0, str(path.parent))
-        name = path.stem
+        name = _module_name(path)
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name == name or (exc.name and name.startswith(exc.name + ".")):
-            raise RegistryError(f"--app {name!r}: no module named {exc.name!r} (searched {os.getcwd()} and sys.path)") from exc
+            raise RegistryError(
+                f"--app {name!r}: no module named {exc.name!r} (searched {os.getcwd()} and sys.path)"
+            ) from exc
         raise RegistryError(f"--app {name!r}: importing it failed: {type(exc).__name__}: {exc}") from exc
     except Exception as exc:
         raise RegistryError(f"--app {name!r}: importing it failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _module_name(path: Path) -> str:
+    """The dotted name to import a file by: its package path under the working directory when it
+    lies in packages there (so its relative imports work), else its bare name from its own folder."""
+    cwd = Path.cwd().resolve()
+    parts = [path.stem]
+    folder = path.parent
+    while folder != cwd and (folder / "__init__.py").is_file() and cwd in folder.parents:
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if folder == cwd:
+        return ".".join(parts)
+    sys.path.insert(0, str(path.parent))
+    return path.stem
 
 
 def _registry_in(module: ModuleType, attr: str) -> Registry:
@@ -85,7 +101,9 @@ def _registry_in(module: ModuleType, attr: str) -> Registry:
     if len(found) == 1:
         return getattr(module, found[0])  # type: ignore[no-any-return]
     if found:
-        raise RegistryError(f"--app {module.__name__}: it has several registries ({', '.join(found)}); name one with :ATTR")
+        raise RegistryError(
+            f"--app {module.__name__}: it has several registries ({', '.join(found)}); name one with :ATTR"
+        )
     raise RegistryError(
         f"--app {module.__name__}: no doshit.Registry in it; define `registry = Registry()` or name one with :ATTR"
     )

@@ -24,25 +24,50 @@ def _positive(text: str) -> int:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--concurrency", "-c", type=_positive, help="tasks at once (default: CPU count for the process pool, 10 inline)")
-    parser.add_argument("--pool", choices=("process", "inline"), default="process",
-                        help="process: long-lived child processes (default); inline: in the worker, for I/O-bound async work")
+    parser.add_argument(
+        "--concurrency", "-c", type=_positive, help="tasks at once (default: CPU count for the process pool, 10 inline)"
+    )
+    parser.add_argument(
+        "--pool",
+        choices=("process", "inline"),
+        default="process",
+        help="process: long-lived child processes (default); inline: in the worker, for I/O-bound async work",
+    )
     parser.add_argument("--prefix", help="key prefix (default: $DOSHIT_APP_PREFIX or doshit)")
     parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
-    parser.add_argument("--result-ttl", type=int, default=RESULT_TTL, metavar="SECONDS",
-                        help="keep finished task hashes this long unless the task says (0: forever; default %(default)s)")
-    parser.add_argument("--shutdown-timeout", type=float, default=10.0, metavar="SECONDS",
-                        help="on SIGTERM/SIGINT, wait this long for running tasks before killing them (default %(default)s)")
+    parser.add_argument(
+        "--result-ttl",
+        type=int,
+        default=RESULT_TTL,
+        metavar="SECONDS",
+        help="keep finished task hashes this long unless the task says (0: forever; default %(default)s)",
+    )
+    parser.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT, wait this long for running tasks before killing them (default %(default)s)",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="log every task")
 
 
 def worker_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="doshit-worker", description="Run registered functions for doshit tasks.")
-    parser.add_argument("--app", "-a", required=True, metavar="MODULE[:ATTR]",
-                        help="where the Registry is: tasks:registry, tasks (finds `registry`), or path/to/tasks.py")
+    parser.add_argument(
+        "--app",
+        "-a",
+        required=True,
+        metavar="MODULE[:ATTR]",
+        help="where the Registry is: tasks:registry, tasks (finds `registry`), or path/to/tasks.py",
+    )
     parser.add_argument("--queue", "-q", help="queue to serve (default: $DOSHIT_QUEUE or default)")
-    parser.add_argument("--redis-url", "-r", help="redis://, rediss:// or unix:// URL (default: $DOSHIT_REDIS_URL, "
-                        "then $DOSHIT_REDIS, then redis://127.0.0.1:6379/0)")
+    parser.add_argument(
+        "--redis-url",
+        "-r",
+        help="redis://, rediss:// or unix:// URL (default: $DOSHIT_REDIS_URL, "
+        "then $DOSHIT_REDIS, then redis://127.0.0.1:6379/0)",
+    )
     _add_common(parser)
     return parser
 
@@ -86,7 +111,9 @@ def legacy_main(argv: list[str] | None = None) -> int:
     worker = commands.add_parser("worker", help="run the functions a module decorated with @task()")
     worker.add_argument("tasks", metavar="TASKS", help="tasks module or file, e.g. tasks.py")
     worker.add_argument("--queue", "-q", help="queue to serve (default: $DOSHIT_QUEUE or default)")
-    worker.add_argument("--redis", "-r", metavar="JSON", help="redis connection keywords as JSON (legacy), or a redis:// URL")
+    worker.add_argument(
+        "--redis", "-r", metavar="JSON", help="redis connection keywords as JSON (legacy), or a redis:// URL"
+    )
     _add_common(worker)
     args = parser.parse_args(argv)
     url = None

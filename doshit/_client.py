@@ -6,8 +6,10 @@ task; waiting itself never misses a result because every flow re-reads the hash 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import replace
@@ -41,9 +43,7 @@ class ClientBase:
         virtual_memory_limit: int | None = None,
         settings: Settings | None = None,
     ) -> None:
-        self.settings = settings or resolve(
-            url, prefix=prefix, queue=queue, virtual_memory_limit=virtual_memory_limit
-        )
+        self.settings = settings or resolve(url, prefix=prefix, queue=queue, virtual_memory_limit=virtual_memory_limit)
         self.keys = self.settings.keys
         self.prefix = self.settings.prefix
         self.queue = self.settings.queue
@@ -73,6 +73,8 @@ class _Subscriber:
         self._thread: threading.Thread | None = None
         self._pubsub: Any = None
         self._error: BaseException | None = None
+        self._failures = 0
+        self._changed = threading.Event()
 
     def ensure(self, timeout: float = 10.0) -> None:
         with self._lock:
@@ -81,8 +83,18 @@ class _Subscriber:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="doshit-results", daemon=True)
                 self._thread.start()
-        if not self._ready.wait(timeout):
-            raise ConnectionError(f"could not subscribe to {self._channel}: {self._error or 'timed out'}")
+        failures = self._failures
+        deadline = time.monotonic() + timeout
+        while not self._ready.is_set():
+            if self._failures > failures:  # the attempt we waited for failed: say so now
+                raise self._error if isinstance(self._error, redis.RedisError) else redis.ConnectionError(
+                    f"could not subscribe to {self._channel}: {self._error}"
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise redis.ConnectionError(f"could not subscribe to {self._channel}: timed out")
+            self._changed.wait(min(remaining, 0.1))
+            self._changed.clear()
 
     def _run(self) -> None:
         attempt = 0
@@ -95,12 +107,15 @@ class _Subscriber:
                     if message["type"] == "subscribe":
                         attempt = 0
                         self._ready.set()
+                        self._changed.set()
                         self.watches.wake(None)  # anything may have finished while we were not listening
                     elif message["type"] == "message":
                         self.watches.wake(message["data"])
             except (redis.ConnectionError, redis.TimeoutError, OSError, ValueError) as exc:
                 self._ready.clear()
                 self._error = exc
+                self._failures += 1
+                self._changed.set()
                 if self._closed:
                     return
                 delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
@@ -112,11 +127,9 @@ class _Subscriber:
         with self._lock:
             self._closed = True
             pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            try:
-                pubsub.connection and pubsub.connection.disconnect()
-            except Exception:  # noqa: BLE001 - the thread is going away either way
-                pass
+        if pubsub is not None and pubsub.connection is not None:
+            with contextlib.suppress(Exception):  # the thread is going away either way
+                pubsub.connection.disconnect()
         if self._thread is not None:
             self._thread.join(timeout=2)
 
@@ -155,7 +168,8 @@ class Client(ClientBase):
                 elif isinstance(step, p.RunScript):
                     reply = self._scripts[step.name](keys=step.keys, args=step.argv)
                 elif isinstance(step, p.Subscribe):
-                    reply = self._subscriber.ensure()
+                    self._subscriber.ensure()
+                    reply = None
                 elif isinstance(step, p.Watch):
                     self._subscriber.ensure()
                     reply = watches.watch(step.key, step.keep)
@@ -192,7 +206,7 @@ class Client(ClientBase):
         return self._run(p.info(self.keys, task_id))
 
     def kill_all(self) -> int:
-        """Publish task:kill:all; returns how many workers heard it."""
+        """Ask every worker of this prefix to kill what it runs; returns how many workers heard it."""
         return self._run(p.kill_all(self.keys))
 
     def close(self) -> None:

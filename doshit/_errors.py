@@ -7,7 +7,7 @@ class DoshitError(Exception):
     """Base class of every doshit error."""
 
 
-class EncodeError(DoshitError, TypeError):
+class EncodeError(DoshitError, TypeError, ValueError):
     """A value cannot be written as doshit JSON (NaN, bytes, a set, a non-string key, ...)."""
 
 

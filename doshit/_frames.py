@@ -10,6 +10,7 @@ import orjson
 HEADER = struct.Struct(">I")
 """Each frame is a 4-byte big-endian length and that many bytes of JSON."""
 
+
 def read_frame(stream: BinaryIO) -> Any:
     header = stream.read(HEADER.size)
     if len(header) < HEADER.size:

@@ -48,6 +48,7 @@ class LegacyTask:
         self.function = function
         self.queue = queue
         self.signature = inspect.signature(function)
+        self.name: str = function.__name__
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.function(*args, **kwargs)
@@ -63,7 +64,7 @@ class LegacyTask:
                 named.update(value)
             elif kind is inspect.Parameter.VAR_POSITIONAL:
                 if value:
-                    raise TypeError(f"{self.__name__}: *{name} cannot be sent; tasks take named arguments only")
+                    raise TypeError(f"{self.name}: *{name} cannot be sent; tasks take named arguments only")
             else:
                 named[name] = value
         return named
@@ -72,7 +73,7 @@ class LegacyTask:
         """Submit a call of this function; returns a handle to wait for its result."""
         client = _default_client()
         options = {"_queue": self.queue} if self.queue else {}
-        return AsyncResultHandle(client.submit(self.__name__, **self.named_arguments(*args, **kwargs), **options))
+        return AsyncResultHandle(client.submit(self.name, **self.named_arguments(*args, **kwargs), **options))
 
 
 def task(*args: Any, queue: str | None = None) -> Any:

@@ -61,7 +61,7 @@ class Wait:
     timeout: float | None
 
 
-Step = Union[Call, RunScript, Subscribe, Watch, Wait]
+Step = Union[Call, RunScript, Subscribe, Watch, Wait]  # noqa: UP007 - a runtime alias, kept 3.10-friendly
 Flow = Generator[Step, Any, T]
 
 OPTION_PREFIX = "_"
@@ -143,7 +143,7 @@ def new_task_id() -> str:
 class TaskInfo:
     """A snapshot of a task hash, decoded on access. `fields` holds the raw strings."""
 
-    __slots__ = ("task_id", "fields")
+    __slots__ = ("fields", "task_id")
 
     def __init__(self, task_id: str, fields: Mapping[str, str]) -> None:
         self.task_id = task_id
@@ -302,7 +302,9 @@ def wait(keys: Keys, task_id: str, timeout: float | None) -> Flow[TaskInfo]:
             values = yield Call(("HMGET", key, *_WAIT_FIELDS))
             state = values[0]
             if state == State.FINISHED:
-                return TaskInfo(task_id, {name: v for name, v in zip(_WAIT_FIELDS, values) if v is not None})
+                return TaskInfo(
+                    task_id, {name: v for name, v in zip(_WAIT_FIELDS, values, strict=True) if v is not None}
+                )
             if state is None:
                 raise TaskNotFound(f"no task {task_id} (never submitted, or its result expired)")
         remaining = None if deadline is None else deadline - time.monotonic()

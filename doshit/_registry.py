@@ -31,14 +31,14 @@ class Registry:
     def task(self, function: F, /) -> F: ...
 
     @overload
-    def task(self, *, name: str | None = None) -> Callable[[F], F]: ...
+    def task(self, /, *, name: str | None = None) -> Callable[[F], F]: ...
 
-    def task(self, function: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
+    def task(self, function: Callable[..., Any] | None = None, /, *, name: str | None = None) -> Any:
         """Register a plain or ``async def`` function under its own name or ``name``; returns it unchanged."""
         if function is not None:
             return self.register(function)
 
-        def decorate(fn: F) -> F:
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
             return self.register(fn, name=name)
 
         return decorate
@@ -79,7 +79,7 @@ class Registry:
     def call(self, name: str, /, **kwargs: Any) -> Any:
         """Run a registered function here and now, through the same JSON encoding and checks a worker
         applies, so tests of task functions catch what a worker would refuse. Raises TaskFailed."""
-        from ._codec import decode, encode
+        from ._codec import encode
         from ._runner import run_call
 
         outcome = run_call(self, name, encode(kwargs))

@@ -8,8 +8,8 @@ announced meanwhile. A kept watch ends when the wait sees the result or the task
 from __future__ import annotations
 
 import threading
-from contextlib import AbstractContextManager, nullcontext
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Generic, Protocol, TypeVar
 
 

@@ -135,15 +135,12 @@ def render_tables(schema: dict[str, Any]) -> dict[str, str]:
     keys = [[f"`{k['pattern']}`", k["type"], yes(k["legacy"]), k["doc"]] for k in schema["keys"].values()]
     keys += [[f"`{c['pattern']}`", "pub/sub channel", yes(c["legacy"]), c["doc"]] for c in schema["channels"].values()]
     commands = [[f"`{c['pattern']}`", c["doc"]] for c in schema["commands"].values()]
-    task_fields = [
-        [f"`{f['name']}`", f["type"], f["by"], yes(f["legacy"]), f["doc"]] for f in schema["task_fields"]
-    ]
+    task_fields = [[f"`{f['name']}`", f["type"], f["by"], yes(f["legacy"]), f["doc"]] for f in schema["task_fields"]]
     worker_fields = [[f"`{f['name']}`", f["type"], yes(f["legacy"]), f["doc"]] for f in schema["worker_fields"]]
     transitions = [[t["from"] or "(none)", t["to"], t["by"], t["how"]] for t in schema["transitions"]]
     reasons = [[f"`{name}`", f"`{text}`"] for name, text in schema["error_reasons"].items()]
     scripts = [
-        [f"`{s['file']}`", ", ".join(s["keys"]), ", ".join(s["argv"]), s["returns"]]
-        for s in schema["scripts"].values()
+        [f"`{s['file']}`", ", ".join(s["keys"]), ", ".join(s["argv"]), s["returns"]] for s in schema["scripts"].values()
     ]
     return {
         "keys": table(["key / channel", "type", "origin", "meaning"], keys),
@@ -162,17 +159,21 @@ def render_spec(schema: dict[str, Any], spec_text: str) -> str:
         pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
         if not pattern.search(spec_text):
             raise SystemExit(f"SPEC.md has no generated section {name!r}")
-        spec_text = pattern.sub(lambda _m: f"{begin}\n{body}\n{end}", spec_text)
+        replacement = f"{begin}\n{body}\n{end}"
+        spec_text = pattern.sub(lambda _m, text=replacement: text, spec_text)
     return spec_text
 
 
 def check_scripts(schema: dict[str, Any]) -> list[str]:
     """Every script's header must list the KEYS and ARGV that schema.json declares."""
     problems = []
-    for name, spec in schema["scripts"].items():
+    for spec in schema["scripts"].values():
         keys, argv = lua_header((SCHEMA_DIR / spec["file"]).read_text())
         if keys != spec["keys"] or argv != spec["argv"]:
-            problems.append(f"{spec['file']}: header says KEYS {keys} ARGV {argv}, schema.json says {spec['keys']} {spec['argv']}")
+            problems.append(
+                f"{spec['file']}: header says KEYS {keys} ARGV {argv}, "
+                f"schema.json says KEYS {spec['keys']} ARGV {spec['argv']}"
+            )
     return problems
 
 

@@ -1,0 +1,199 @@
+"""The shared vectors in schema/vectors/, run in place against the Python implementation."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+import pytest
+import redis
+
+from doshit import Client, DecodeError, EncodeError, TaskFailed
+from doshit._codec import decode, encode, format_timestamp, parse_timestamp
+from doshit._keys import Keys, check_task_id
+from doshit._protocol import TaskInfo, submit_fields
+from doshit._runner import Outcome
+
+from .conftest import assert_clean, wait_for
+from .vectors import ids, load, untag
+
+KEYS = load("keys.json")
+VALUES = load("values.json")
+TIMESTAMPS = load("timestamps.json")
+SUBMIT = load("submit.json")
+LEGACY = load("legacy_tasks.json")
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal, with types checked too (True is not 1, 1.0 is not 1)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+@pytest.mark.parametrize("case", KEYS["cases"], ids=lambda c: f"{c['prefix']}-{c['queue']}")
+def test_key_names(case: dict[str, Any]) -> None:
+    keys = Keys(case["prefix"])
+    expect = case["expect"]
+    assert keys.task(case["task_id"]) == expect["task"]
+    assert keys.pending(case["queue"]) == expect["pending"]
+    assert keys.executing(case["queue"]) == expect["executing"]
+    assert keys.worker(case["worker_id"]) == expect["worker"]
+    assert keys.results == expect["results"]
+    assert keys.cmd == expect["cmd"]
+    assert keys.kill(case["task_id"]) == expect["kill"]
+    assert keys.kill_all == expect["kill_all"]
+    assert keys.task_id(expect["task"]) == case["task_id"]
+    assert keys.killed_task_id(expect["kill"]) == case["task_id"]
+    assert keys.killed_task_id(expect["kill_all"]) == ""
+
+
+@pytest.mark.parametrize("task_id", KEYS["invalid_task_ids"])
+def test_invalid_task_ids(task_id: str) -> None:
+    with pytest.raises(ValueError, match="task id"):
+        check_task_id(task_id)
+
+
+@pytest.mark.parametrize("name", KEYS["invalid_names"])
+def test_invalid_prefix_and_queue_names(name: str) -> None:
+    with pytest.raises(ValueError):
+        Keys(name)
+    with pytest.raises(ValueError):
+        Keys("doshit").pending(name)
+
+
+@pytest.mark.parametrize("case", VALUES["cases"], ids=ids(VALUES["cases"]))
+def test_value_encoding(case: dict[str, Any]) -> None:
+    value = untag(case["value"])
+    text = encode(value)
+    if case["exact"]:
+        assert text == case["json"]
+    assert same(decode(text), value)
+    for other in [case["json"], *case.get("also_decodes", [])]:
+        assert same(decode(other), value), other
+
+
+@pytest.mark.parametrize("case", VALUES["refused"], ids=ids(VALUES["refused"]))
+def test_values_refused(case: dict[str, Any]) -> None:
+    with pytest.raises(EncodeError):
+        encode(untag(case["value"]))
+
+
+@pytest.mark.parametrize("text", VALUES["invalid_json"])
+def test_invalid_json_is_a_decode_error(text: str) -> None:
+    with pytest.raises(DecodeError):
+        decode(text)
+
+
+@pytest.mark.parametrize("case", TIMESTAMPS["cases"], ids=lambda c: c["text"])
+def test_timestamps(case: dict[str, Any]) -> None:
+    moment = datetime.fromisoformat(case["datetime"])
+    assert format_timestamp(moment) == case["text"]
+    assert parse_timestamp(case["text"]) == moment
+
+
+@pytest.mark.parametrize("text", TIMESTAMPS["invalid"])
+def test_invalid_timestamps(text: str) -> None:
+    with pytest.raises(DecodeError):
+        parse_timestamp(text)
+
+
+def _fields(case: dict[str, Any]) -> dict[str, str]:
+    options = case["options"]
+    return submit_fields(
+        case["function"],
+        untag(case["args"]),
+        queue=case.get("queue", "default"),
+        username=options.get("username"),
+        virtual_memory_limit=options.get("virtual_memory_limit"),
+        result_ttl=options.get("result_ttl"),
+        now=case.get("now"),
+    )
+
+
+@pytest.mark.parametrize("case", SUBMIT["cases"], ids=ids(SUBMIT["cases"]))
+def test_submit_writes_exactly_this_hash(case: dict[str, Any]) -> None:
+    assert _fields(case) == case["expect"]["hash"]
+
+
+@pytest.mark.parametrize("case", SUBMIT["cases"], ids=ids(SUBMIT["cases"]))
+def test_submit_against_redis(case: dict[str, Any], redis_url: str, r: redis.Redis, prefix: str) -> None:
+    """The real client writes the vector's hash (all but the clock) and pushes the id on the list."""
+    options = {f"_{name}": value for name, value in case["options"].items()}
+    expect = case["expect"]
+    with Client(redis_url, prefix=prefix) as client:
+        task = client.submit(case["function"], **untag(case["args"]), _queue=case["queue"], _task_id=case["task_id"], **options)
+    key = expect["key"].replace(f"{case['prefix']}:", f"{prefix}:", 1)
+    written = r.hgetall(key)
+    assert written.pop("pending-created")
+    wanted = dict(expect["hash"])
+    del wanted["pending-created"]
+    assert written == wanted
+    assert r.lrange(expect["list"].replace(f"{case['prefix']}:", f"{prefix}:", 1), 0, -1) == [task.task_id]
+
+
+@pytest.mark.parametrize("case", SUBMIT["refused"], ids=ids(SUBMIT["refused"]))
+def test_submit_refused_before_writing(case: dict[str, Any], client: Client, r: redis.Redis, prefix: str) -> None:
+    options = {f"_{name}": value for name, value in case["options"].items()}
+    with pytest.raises((ValueError, EncodeError)):
+        client.submit(case["function"], **untag(case["args"]), **options)
+    assert r.keys(f"{prefix}:*") == []
+
+
+def test_legacy_tasks_run(start_worker: Any, client: Client, r: redis.Redis, prefix: str) -> None:
+    """Hashes written exactly as the legacy producers wrote them run on this worker."""
+    start_worker()
+    for case in LEGACY["cases"]:
+        key = f"{prefix}:task:{case['task_id']}"
+        if case["producer"] == "python-0.2":
+            with r.pipeline(transaction=True) as pipe:
+                pipe.lpush(f"{prefix}:default:pending", case["task_id"])
+                pipe.hset(key, mapping=case["hash"])
+                pipe.execute()
+        else:
+            r.hset(key, mapping=case["hash"])
+            r.lpush(f"{prefix}:default:pending", case["task_id"])
+    for case in LEGACY["cases"]:
+        key = f"{prefix}:task:{case['task_id']}"
+        wait_for(lambda k=key: r.hget(k, "state") == "finished", what=case["name"])
+        done = r.hgetall(key)
+        expect = case["expect"]
+        assert done["result"] == expect["result"], (case["name"], done)
+        if "args" in case:
+            assert same(TaskInfo(case["task_id"], done).args, untag(case["args"]))
+        if expect["result"] == "successful":
+            assert same(decode(done["result-value"]), untag(expect["value"])), case["name"]
+        else:
+            assert done["error-reason"] == expect["reason"]
+        for field, value in case["hash"].items():
+            if field != "state":
+                assert done[field] == value, f"{case['name']}: the worker changed {field}"
+        assert client.get(case["task_id"]).info().finished
+    assert_clean(r, prefix)
+
+
+@pytest.mark.parametrize("case", LEGACY["finished"], ids=ids(LEGACY["finished"]))
+def test_finished_hashes_read(case: dict[str, Any]) -> None:
+    info = TaskInfo("x", case["hash"])
+    assert info.finished
+    if "value" in case["outcome"]:
+        assert same(info.outcome(), case["outcome"]["value"])
+    else:
+        with pytest.raises(TaskFailed) as failed:
+            info.outcome()
+        assert str(failed.value) == case["outcome"]["failed"]
+    for field, text in case.get("times", {}).items():
+        assert getattr(info, field.replace("-", "_")) == parse_timestamp(text)
+
+
+def test_outcome_fields_match_schema() -> None:
+    assert Outcome(True, value="0").fields() == {"result": "successful", "result-value": "0"}
+    assert Outcome(False, reason="r", exception="e").fields() == {
+        "result": "failed",
+        "error-reason": "r",
+        "error-exception": "e",
+    }
+    assert math.isnan(untag({"$float": "NaN"}))
