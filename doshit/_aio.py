@@ -43,6 +43,7 @@ class _AsyncSubscriber:
             raise ConfigError("client is closed")
         if self._task is None:
             self._ready = asyncio.Event()
+            self._changed = asyncio.Event()
             self._task = asyncio.create_task(self._run(self._ready), name="doshit-results")
         assert self._ready is not None
         failures = self._failures
@@ -52,9 +53,12 @@ class _AsyncSubscriber:
                 raise self._error if isinstance(self._error, redis.RedisError) else redis.ConnectionError(
                     f"could not subscribe to {self._channel}: {self._error}"
                 )
-            if time.monotonic() > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise redis.ConnectionError(f"could not subscribe to {self._channel}: timed out")
-            await asyncio.sleep(0.01)
+            self._changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
 
     async def _run(self, ready: asyncio.Event) -> None:
         attempt = 0
@@ -67,6 +71,7 @@ class _AsyncSubscriber:
                     if message["type"] == "subscribe":
                         attempt = 0
                         ready.set()
+                        self._changed.set()
                         self.watches.wake(None)  # anything may have finished while we were not listening
                     elif message["type"] == "message":
                         self.watches.wake(message["data"])
@@ -74,6 +79,7 @@ class _AsyncSubscriber:
                 ready.clear()
                 self._error = exc
                 self._failures += 1
+                self._changed.set()
                 delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
                 log.warning("results subscription lost (%s); reconnecting in %.1f s", exc, delay)
                 attempt += 1

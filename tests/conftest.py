@@ -149,16 +149,29 @@ def start_worker(redis_url: str, prefix: str, r: redis.Redis, tmp_path: Path) ->
             args = [sys.executable, "-c", "import sys; from doshit._cli import legacy_main; sys.exit(legacy_main())",
                     "worker", app, "--redis", redis_url, "--prefix", prefix, *extra]  # fmt: skip
         else:
-            args = [sys.executable, "-m", "doshit._cli", "--app", app, "--redis-url", redis_url, "--prefix", prefix, *extra]
+            args = [
+                sys.executable,
+                "-m",
+                "doshit._cli",
+                "--app",
+                app,
+                "--redis-url",
+                redis_url,
+                "--prefix",
+                prefix,
+                *extra,
+            ]
         before = set(r.keys(f"{prefix}:worker:*"))
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         worker = WorkerProcess(args, tmp_path / f"worker{len(started)}.log", full_env)
         started.append(worker)
         if ready:
+
             def registered() -> bool:
                 if worker.proc.poll() is not None:
                     raise AssertionError(f"worker exited with {worker.proc.returncode}:\n{worker.log()}")
                 return bool(set(r.keys(f"{prefix}:worker:*")) - before)
+
             wait_for(registered, what="the worker hash")
         return worker
 

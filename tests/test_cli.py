@@ -57,7 +57,9 @@ def test_help() -> None:
 def test_start_up_line_and_burst(redis_url: str, prefix: str, client: Any) -> None:
     """`--app tests.apps.basic` finds `registry`; --burst drains the queue and exits."""
     tasks = [client.submit("add", a=i, b=1) for i in range(5)]
-    done = run_worker("--app", "tests.apps.basic", "--redis-url", redis_url, "--prefix", prefix, "--burst", "-q", "default")
+    done = run_worker(
+        "--app", "tests.apps.basic", "--redis-url", redis_url, "--prefix", prefix, "--burst", "-q", "default"
+    )
     assert done.returncode == 0, done.stderr
     assert f"serving queue 'default' on {redis_url} (prefix '{prefix}')" in done.stderr
     assert "functions: add, allocate" in done.stderr

@@ -87,7 +87,9 @@ def test_wait_and_state(any_client: Any, start_worker: Any, r: redis.Redis, pref
     assert_clean(r, prefix)
 
 
-def test_result_of_a_task_finished_before_waiting(any_client: Any, start_worker: Any, r: redis.Redis, prefix: str) -> None:
+def test_result_of_a_task_finished_before_waiting(
+    any_client: Any, start_worker: Any, r: redis.Redis, prefix: str
+) -> None:
     start_worker()
     task = any_client.submit("echo", text="early")
     wait_for(lambda: r.hget(f"{prefix}:task:{task.task_id}", "state") == "finished")
@@ -212,9 +214,10 @@ def test_user_and_password_url(redis_proc: Any, r: redis.Redis, prefix: str) -> 
     try:
         with Client(f"redis://{user}:s3cret@{redis_proc.host}:{redis_proc.port}/0", prefix=prefix) as client:
             assert client.submit("echo", text="x").info().state == "pending"
-        with pytest.raises(redis.AuthenticationError), Client(
-            f"redis://{user}:wrong@{redis_proc.host}:{redis_proc.port}/0", prefix=prefix
-        ) as client:
+        with (
+            pytest.raises(redis.AuthenticationError),
+            Client(f"redis://{user}:wrong@{redis_proc.host}:{redis_proc.port}/0", prefix=prefix) as client,
+        ):
             client.submit("echo", text="x")
     finally:
         r.acl_deluser(user)

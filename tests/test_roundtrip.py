@@ -28,7 +28,7 @@ def test_echo_round_trip(any_client: Any, worker: Any, r: Any, prefix: str) -> N
 
 def test_failure_raises_with_reason(any_client: Any, worker: Any) -> None:
     task = any_client.submit("fail", message="nope")
-    with pytest.raises(TaskFailed, match="^ValueError: nope$") as caught:
+    with pytest.raises(TaskFailed, match=r"^ValueError: nope$") as caught:
         task.wait_result(timeout=10)
     assert "Traceback" in caught.value.exception
 

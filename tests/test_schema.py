@@ -61,7 +61,7 @@ def test_spec_documents_every_field() -> None:
 
 
 def test_schema_version_in_both_hashes() -> None:
-    assert _schema.SCHEMA_VERSION == SCHEMA["schema_version"]
+    assert SCHEMA["schema_version"] == _schema.SCHEMA_VERSION
     assert _schema.TaskField.SCHEMA_VERSION == "schema-version"
     assert _schema.WorkerField.SCHEMA_VERSION == "schema-version"
 

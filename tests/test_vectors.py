@@ -125,7 +125,9 @@ def test_submit_against_redis(case: dict[str, Any], redis_url: str, r: redis.Red
     options = {f"_{name}": value for name, value in case["options"].items()}
     expect = case["expect"]
     with Client(redis_url, prefix=prefix) as client:
-        task = client.submit(case["function"], **untag(case["args"]), _queue=case["queue"], _task_id=case["task_id"], **options)
+        task = client.submit(
+            case["function"], **untag(case["args"]), _queue=case["queue"], _task_id=case["task_id"], **options
+        )
     key = expect["key"].replace(f"{case['prefix']}:", f"{prefix}:", 1)
     written = r.hgetall(key)
     assert written.pop("pending-created")
