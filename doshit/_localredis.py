@@ -65,6 +65,7 @@ class PrivateRedis:
         deadline = time.monotonic() + 10
         while not answers(self.url):
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError(f"{self.binary} did not start on port {self.port}")
             time.sleep(0.05)
         return self.url
@@ -72,11 +73,19 @@ class PrivateRedis:
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(10)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
         self.proc = None
 
     def __enter__(self) -> str:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self._dir.cleanup()
+            raise
 
     def __exit__(self, *exc: object | TracebackType) -> None:
         self.stop()

@@ -78,9 +78,16 @@ class Registry:
 
     def call(self, name: str, /, **kwargs: Any) -> Any:
         """Run a registered function here and now, through the same JSON encoding and checks a worker
-        applies, so tests of task functions catch what a worker would refuse. Raises TaskFailed."""
+        applies, so tests of task functions catch what a worker would refuse. Raises TaskFailed.
+        From inside a running event loop, use ``await registry.acall(...)``."""
         from ._codec import encode
         from ._runner import run_call
 
-        outcome = run_call(self, name, encode(kwargs))
-        return outcome.result()
+        return run_call(self, name, encode(kwargs)).result()
+
+    async def acall(self, name: str, /, **kwargs: Any) -> Any:
+        """``call`` for asyncio code: ``async def`` functions run on the current loop."""
+        from ._codec import encode
+        from ._runner import run_call_async
+
+        return (await run_call_async(self, name, encode(kwargs))).result()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from typing import Any
 
 import pytest
 import redis
@@ -24,6 +26,13 @@ def test_registry_call_runs_through_json() -> None:
         registry.call("nope")
     with pytest.raises(TaskFailed, match="arguments do not match add"):
         registry.call("add", a=1)
+
+
+def test_registry_acall_inside_a_loop() -> None:
+    async def main() -> Any:
+        return await registry.acall("math.mul", a=2, b=5), await registry.acall("add", a=1, b=1)
+
+    assert asyncio.run(main()) == (10, 2)
 
 
 def test_registry_rules() -> None:
