@@ -9,6 +9,7 @@ RLIMIT_AS is set, so the limit and any crash stay with that one task.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import resource
 import signal
@@ -24,6 +25,9 @@ from ._registry import Registry
 from ._runner import Outcome, failed, run_call
 from ._schema import Reason
 
+PR_SET_PDEATHSIG = 1
+"""prctl option: the signal this process gets when its parent dies."""
+
 _in_task = False
 
 
@@ -31,6 +35,16 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
     # The worker's kill starts with SIGINT: interrupt the task, never the frame I/O around it.
     if _in_task:
         raise KeyboardInterrupt
+
+
+def die_with_parent(parent: int) -> None:
+    """Be killed when the process that started us dies, even by SIGKILL (Linux), so that a task never
+    runs on unsupervised after its worker is gone."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before we asked
+        os._exit(1)
 
 
 def outcome_message(outcome: Outcome) -> list[Any]:
@@ -49,8 +63,10 @@ def _run(registry: Registry, function: str, args: str, loop: asyncio.AbstractEve
 def run_limited(registry: Registry, function: str, args: str, limit: int, loop: asyncio.AbstractEventLoop) -> Outcome:
     """Run the call in a forked process with RLIMIT_AS set to ``limit`` bytes."""
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # grandchild
+        die_with_parent(parent)
         os.close(read_end)
         code = 0
         try:
@@ -83,14 +99,14 @@ def serve(registry: Registry, requests: BinaryIO, replies: BinaryIO) -> None:
         if request is None:
             return
         function, args, limit = request
-        if limit:
-            outcome = run_limited(registry, function, args, limit, loop)
-        else:
-            outcome = _run(registry, function, args, loop)
+        outcome = run_limited(registry, function, args, limit, loop) if limit else _run(registry, function, args, loop)
         write_frame(replies, outcome_message(outcome))
 
 
 def main(argv: list[str]) -> int:
+    """``APP [--legacy] --parent PID``."""
+    if "--parent" in argv:
+        die_with_parent(int(argv[argv.index("--parent") + 1]))
     signal.signal(signal.SIGINT, _on_sigint)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # Keep the protocol on private copies of stdin/stdout; the task sees /dev/null and stderr.

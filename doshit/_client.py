@@ -87,8 +87,10 @@ class _Subscriber:
         deadline = time.monotonic() + timeout
         while not self._ready.is_set():
             if self._failures > failures:  # the attempt we waited for failed: say so now
-                raise self._error if isinstance(self._error, redis.RedisError) else redis.ConnectionError(
-                    f"could not subscribe to {self._channel}: {self._error}"
+                raise (
+                    self._error
+                    if isinstance(self._error, redis.RedisError)
+                    else redis.ConnectionError(f"could not subscribe to {self._channel}: {self._error}")
                 )
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -7,6 +7,7 @@ task's call with the given reason.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -45,12 +46,16 @@ class Job:
 class Pool(Protocol):
     kind: str
     size: int
+    ahead: int
+    """How many tasks it takes beyond ``size``, to wait for a free slot."""
 
     async def start(self) -> None: ...
 
     async def run(self, job: Job) -> Outcome: ...
 
     def kill(self, task_id: str, reason: str) -> bool: ...
+
+    def release_waiting(self, reason: str) -> list[str]: ...
 
     async def close(self) -> None: ...
 
@@ -79,6 +84,8 @@ class Child:
             "-m",
             "doshit._child",
             *self.app.argv(),
+            "--parent",
+            str(os.getpid()),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             start_new_session=True,
@@ -109,20 +116,28 @@ class Child:
             return Outcome(*await self._read())
         except (ChildDied, ConnectionError):
             code = await self.proc.wait()
-            log.warning("child process %d (pid %d) died running task %s: exit code %d", self.number, self.proc.pid, job.task_id, code)
+            log.warning(
+                "child process %d (pid %d) died running task %s: exit code %d",
+                self.number,
+                self.proc.pid,
+                job.task_id,
+                code,
+            )
             return failed(
                 Reason.RETURNCODE.format(code=code),
                 f"the worker's child process {self.proc.pid} exited with code {code} while running {job.function}"
-                + (f" (killed by signal {signal.Signals(-code).name})" if code < 0 and -code in signal.valid_signals() else ""),
+                + (
+                    f" (killed by signal {signal.Signals(-code).name})"
+                    if code < 0 and -code in signal.valid_signals()
+                    else ""
+                ),
             )
 
     def signal(self, signum: int) -> None:
         if self.alive:
             assert self.proc is not None
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signum)
-            except ProcessLookupError:
-                pass
 
     async def stop(self) -> None:
         if self.proc is None:
@@ -136,17 +151,32 @@ class Child:
             await self.proc.wait()
 
 
+class NotStarted(Exception):
+    """The task was stopped while it waited for a free slot: it never ran. ``reason`` is the kill's."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ProcessPool:
-    """``size`` long-lived child processes; a dead one is replaced before its next task."""
+    """``size`` long-lived child processes; a dead one is replaced before its next task.
+
+    It takes ``ahead`` tasks more than it has children: those wait for the next free child, so no
+    child waits for Redis between two tasks.
+    """
 
     kind = "process"
 
     def __init__(self, app: AppRef, size: int) -> None:
         self.app = app
         self.size = size
+        self.ahead = size
         self._children = [Child(app, n) for n in range(size)]
         self._idle: asyncio.Queue[Child] = asyncio.Queue()
         self._busy: dict[str, Child] = {}
+        self._waiting: dict[str, asyncio.Future[str]] = {}
+        """Tasks not yet in a child (waiting for one, or for a dead one's replacement); a kill sets the future."""
         self._killers: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
@@ -167,8 +197,33 @@ class ProcessPool:
                 await asyncio.sleep(delay)
         return child
 
+    async def _acquire(self, stop: asyncio.Future[str]) -> Child:
+        """The next free, live child; NotStarted if ``stop`` is set first."""
+        getter = asyncio.ensure_future(self._idle.get())
+        await asyncio.wait((getter, stop), return_when=asyncio.FIRST_COMPLETED)
+        if stop.done():
+            if getter.done():
+                self._idle.put_nowait(getter.result())
+            else:
+                getter.cancel()
+            raise NotStarted(stop.result())
+        child = getter.result()
+        try:
+            await self._ready(child)
+        finally:
+            if stop.done():
+                self._idle.put_nowait(child)
+        if stop.done():
+            raise NotStarted(stop.result())
+        return child
+
     async def run(self, job: Job) -> Outcome:
-        child = await self._ready(await self._idle.get())
+        stop: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiting[job.task_id] = stop
+        try:
+            child = await self._acquire(stop)
+        finally:
+            del self._waiting[job.task_id]
         self._busy[job.task_id] = child
         child.kill_reason = None
         try:
@@ -184,12 +239,24 @@ class ProcessPool:
         return outcome
 
     def kill(self, task_id: str, reason: str) -> bool:
+        stop = self._waiting.get(task_id)
+        if stop is not None:
+            if not stop.done():
+                stop.set_result(reason)
+            return True
         child = self._busy.get(task_id)
         if child is None or task_id in self._killers:
             return child is not None
         child.kill_reason = reason
         self._killers[task_id] = asyncio.create_task(self._escalate(child))
         return True
+
+    def release_waiting(self, reason: str) -> list[str]:
+        """Stop every task that has not started yet (they raise NotStarted); returns their ids."""
+        waiting = [task_id for task_id, stop in self._waiting.items() if not stop.done()]
+        for task_id in waiting:
+            self._waiting[task_id].set_result(reason)
+        return waiting
 
     async def _escalate(self, child: Child) -> None:
         for signum, grace in KILL_STEPS:
@@ -208,6 +275,7 @@ class InlinePool:
     """
 
     kind = "inline"
+    ahead = 0
 
     def __init__(self, registry: Registry, size: int) -> None:
         self.registry = registry
@@ -242,6 +310,9 @@ class InlinePool:
         reasons.append(reason)
         call.cancel()
         return True
+
+    def release_waiting(self, reason: str) -> list[str]:
+        return []
 
     async def close(self) -> None:
         pass

@@ -77,8 +77,16 @@ def prepare(registry: Registry, function: str, args: str) -> tuple[Callable[...,
     try:
         signature.bind(**kwargs)
     except TypeError as exc:
-        return failed(Reason.ARGS_BIND.format(function=function, signature=signature, detail=exc), args)
+        shown = _plain(signature)
+        return failed(Reason.ARGS_BIND.format(function=function, signature=shown, detail=exc), args)
     return fn, kwargs
+
+
+def _plain(signature: inspect.Signature) -> inspect.Signature:
+    """The signature without annotations: what a caller must pass, readable in one line."""
+    empty = inspect.Parameter.empty
+    parameters = [p.replace(annotation=empty) for p in signature.parameters.values()]
+    return signature.replace(parameters=parameters, return_annotation=inspect.Signature.empty)
 
 
 def finalize(function: str, value: Any) -> Outcome:
@@ -88,9 +96,7 @@ def finalize(function: str, value: Any) -> Outcome:
         return failed(Reason.RESULT_ENCODE.format(function=function, detail=exc), repr(value)[:MAX_REASON])
 
 
-def run_call(
-    registry: Registry, function: str, args: str, loop: asyncio.AbstractEventLoop | None = None
-) -> Outcome:
+def run_call(registry: Registry, function: str, args: str, loop: asyncio.AbstractEventLoop | None = None) -> Outcome:
     """Run a call in this thread; an ``async def`` function runs to completion on ``loop``."""
     prepared = prepare(registry, function, args)
     if isinstance(prepared, Outcome):
@@ -124,6 +130,6 @@ async def run_call_async(registry: Registry, function: str, args: str) -> Outcom
                 value = await value
     except asyncio.CancelledError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a task's failure is its outcome
+    except BaseException as exc:  # noqa: BLE001 - a task's failure, SystemExit included, is its outcome
         return failure_from(exc)
     return finalize(function, value)

@@ -9,6 +9,7 @@ the worker hash and its expiry) and the command listener (kill commands).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import os
@@ -16,7 +17,7 @@ import signal
 import socket
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import redis
@@ -26,7 +27,7 @@ from . import _codec
 from ._app import AppRef
 from ._config import Settings, resolve
 from ._keys import Keys
-from ._pool import Job, Pool, make_pool
+from ._pool import Job, NotStarted, Pool, make_pool
 from ._protocol import flatten
 from ._registry import Registry
 from ._runner import Outcome, failed
@@ -51,6 +52,10 @@ BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 10.0)
 """Seconds to wait before each retry while Redis is unreachable; the last one repeats."""
 FINISH_BATCH = 500
 """At most this many outcomes are written in one pipeline."""
+GIVE_BACK = "given back: the worker is shutting down"
+"""The reason a claimed task that never started is stopped with at shutdown: it goes back to pending."""
+MAX_MEMORY_LIMIT = 2**63 - 1
+"""The largest RLIMIT_AS that setrlimit takes; a larger virtual-memory-limit is refused."""
 
 
 class Backoff:
@@ -86,6 +91,19 @@ def _ipaddress() -> str:
         return socket.gethostbyname(socket.gethostname())
     except OSError:
         return ""
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the tasks and wait for them to end. A cancellation that lands while redis-py sets up a
+    connection can be swallowed (the command listener's subscribe, right after start), so the tasks
+    still running are cancelled again until they end."""
+    running = [task for task in tasks if not task.done()]
+    while running:
+        for task in running:
+            task.cancel()
+        _, still = await asyncio.wait(running, timeout=0.1)
+        running = list(still)
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class Worker:
@@ -133,7 +151,9 @@ class Worker:
         self._executing = self.keys.executing(self.queue)
         self._worker_key = self.keys.worker(self.id)
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._free = self.concurrency
+        self._free = self.concurrency + self.pool.ahead
+        self._not_started: list[str] = []
+        """Claimed tasks set aside because the worker stopped before they started, in claim order."""
         self._finishes: asyncio.Queue[tuple[str, Outcome]] = asyncio.Queue()
         self._stopping = False
         self._started = threading.Event()
@@ -174,13 +194,16 @@ class Worker:
             await self._drain()
             await self._flush_finishes()
         finally:
-            for task in upkeep:
-                task.cancel()
-            await asyncio.gather(*upkeep, return_exceptions=True)
+            await _cancel(upkeep)
             await self._unregister()
             await self.pool.close()
             await self.redis.aclose()
-            log.info("doshit worker %s stopped: %d successful, %d failed", self.id, self.done["successful"], self.done["failed"])
+            log.info(
+                "doshit worker %s stopped: %d successful, %d failed",
+                self.id,
+                self.done["successful"],
+                self.done["failed"],
+            )
 
     def stop(self) -> None:
         """First call: stop taking tasks, let running ones finish (up to shutdown_timeout). Second: kill them now."""
@@ -190,6 +213,7 @@ class Worker:
             return
         self._stopping = True
         self._wake.set()
+        self.pool.release_waiting(GIVE_BACK)
         if self._running:
             log.info(
                 "shutting down: waiting up to %.0f s for %d running task(s); signal again to kill them now",
@@ -198,18 +222,41 @@ class Worker:
         else:
             log.info("shutting down")
 
+    async def _give_back(self, task_ids: list[str]) -> None:
+        """Put claimed tasks that never started back on pending, last claimed first, so that they keep
+        their order at the taking end."""
+        calls = [((self.keys.task(t), self._executing, self._pending), (t, self.id)) for t in reversed(task_ids)]
+        try:
+            await asyncio.wait_for(
+                self._retrying("giving back tasks", lambda: self._scripts("unclaim", calls)), self.shutdown_timeout + 5
+            )
+            log.info("gave back %d task(s) that had not started to %s", len(task_ids), self._pending)
+        except asyncio.TimeoutError:
+            log.error(
+                "could not give back %d task(s) (is Redis reachable?); they stay on %s", len(task_ids), self._executing
+            )
+
     async def _drain(self) -> None:
-        if not self._running:
-            return
+        """Let running tasks finish (up to shutdown_timeout), kill the rest, give back what never started."""
+        await asyncio.sleep(0)  # tasks claimed as the worker stopped reach _execute, which sets them aside
+        if self._stopping:  # (a burst worker that ran out of work runs what it claimed)
+            self.pool.release_waiting(GIVE_BACK)
+        if self._running:
+            await self._wait_or_kill()
+        if self._not_started:
+            await self._give_back(self._not_started)
+
+    async def _wait_or_kill(self) -> None:
         timeout = None if self.burst and not self._stopping else self.shutdown_timeout
         waits = [asyncio.ensure_future(self._idle.wait()), asyncio.ensure_future(self._kill_now.wait())]
         await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         for w in waits:
             w.cancel()
+        self.pool.release_waiting(GIVE_BACK)
         if self._running:
             log.warning("killing %d task(s) that did not finish in time", len(self._running))
             for task_id in list(self._running):
-                self.pool.kill(task_id, Reason.TERMINATED)
+                self._kill(task_id, Reason.TERMINATED)
             await self._idle.wait()
 
     # ----------------------------------------------------------------- taking tasks
@@ -239,7 +286,7 @@ class Worker:
     async def _fetch(self, count: int, *, block: bool) -> list[str]:
         if block:
             first = await self.redis.brpoplpush(self._pending, self._executing, timeout=self.poll_timeout)
-            return [] if first is None else [first]
+            return [] if first is None else [str(first)]  # str already: the connection decodes
         pipe = self.redis.pipeline(transaction=False)
         for _ in range(max(count, 1)):
             pipe.rpoplpush(self._pending, self._executing)
@@ -253,7 +300,7 @@ class Worker:
         keys = (self._executing, self._pending)
         calls = [((self.keys.task(task_id), *keys), (task_id, self.id, self.queue, now)) for task_id in ids]
         replies = await self._retrying("claiming tasks", lambda: self._scripts("claim", calls))
-        for task_id, reply in zip(ids, replies):
+        for task_id, reply in zip(ids, replies, strict=True):
             status = reply[0]
             if status == "run":
                 self._start(task_id, reply[1], reply[2], reply[3])
@@ -269,7 +316,8 @@ class Worker:
     def _start(self, task_id: str, function: str, args: str, memory_limit: str) -> None:
         limit: int | None = None
         if memory_limit:
-            if not memory_limit.isdigit() or int(memory_limit) <= 0:
+            # isdigit() alone also takes digits int() refuses ('²') or reads as other numbers ('٣')
+            if not (memory_limit.isascii() and memory_limit.isdigit()) or not 0 < int(memory_limit) <= MAX_MEMORY_LIMIT:
                 self._finishes.put_nowait((task_id, failed(Reason.BAD_MEMORY_LIMIT.format(value=memory_limit))))
                 return
             limit = int(memory_limit)
@@ -280,8 +328,17 @@ class Worker:
 
     async def _execute(self, job: Job) -> None:
         log.debug("task %s: %s started", job.task_id, job.function)
+        outcome: Outcome | None = None
         try:
-            outcome = await self.pool.run(job)
+            if self._stopping:  # claimed as the worker stopped: never start it
+                self._not_started.append(job.task_id)
+            else:
+                outcome = await self.pool.run(job)
+        except NotStarted as stopped:
+            if stopped.reason == GIVE_BACK:
+                self._not_started.append(job.task_id)
+            else:
+                outcome = failed(stopped.reason, "killed before it started")
         except Exception as exc:  # a fault in the pool itself must still finish the task
             log.exception("task %s: the pool failed", job.task_id)
             outcome = failed(f"worker error: {type(exc).__name__}: {exc}")
@@ -291,6 +348,8 @@ class Worker:
             self._wake.set()
             if not self._running:
                 self._idle.set()
+        if outcome is None:  # set aside, to be given back
+            return
         if outcome.ok:
             log.debug("task %s: %s successful", job.task_id, job.function)
         else:
@@ -305,7 +364,7 @@ class Worker:
             while len(batch) < FINISH_BATCH and not self._finishes.empty():
                 batch.append(self._finishes.get_nowait())
             try:
-                await self._retrying("writing results", lambda: self._write(batch))
+                await self._retrying("writing results", functools.partial(self._write, batch))
             finally:
                 for _ in batch:
                     self._finishes.task_done()
@@ -318,7 +377,7 @@ class Worker:
             fields = {TaskField.STATE: State.FINISHED, TaskField.FINISHED_CREATED: now, **outcome.fields()}
             args = (task_id, self.id, self.keys.results, self.result_ttl, *flatten(fields))
             calls.append(((self.keys.task(task_id), self._executing), args))
-        for (task_id, outcome), written in zip(items, await self._scripts("finish", calls)):
+        for (task_id, outcome), written in zip(items, await self._scripts("finish", calls), strict=True):
             if written == 1:
                 self.done["successful" if outcome.ok else "failed"] += 1
             elif written == 0:
@@ -339,7 +398,7 @@ class Worker:
 
     def _worker_fields(self) -> dict[str, Any]:
         now = _codec.now_timestamp()
-        return {
+        fields: dict[str, Any] = {
             WorkerField.HOSTNAME: socket.gethostname(),
             WorkerField.IPADDRESS: _ipaddress(),
             WorkerField.PID: os.getpid(),
@@ -353,6 +412,7 @@ class Worker:
             WorkerField.HEARTBEAT_INTERVAL: self.heartbeat_interval,
             WorkerField.VERSION: _version(),
         }
+        return {name: value for name, value in fields.items() if value != ""}  # absent rather than empty
 
     @property
     def _expiry(self) -> int:
@@ -360,7 +420,8 @@ class Worker:
 
     async def _register(self) -> None:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self._worker_key, mapping=self._worker_fields())
+        fields: dict[Any, Any] = self._worker_fields()
+        pipe.hset(self._worker_key, mapping=fields)
         pipe.expire(self._worker_key, self._expiry)
         await pipe.execute()
 
@@ -405,11 +466,21 @@ class Worker:
         elif task_id == "":
             log.info("kill all: killing %d running task(s)", len(self._running))
             for running in list(self._running):
-                self.pool.kill(running, Reason.PUBSUB_KILLED)
-        elif self.pool.kill(task_id, Reason.PUBSUB_KILLED):
+                self._kill(running, Reason.PUBSUB_KILLED)
+        elif self._kill(task_id, Reason.PUBSUB_KILLED):
             log.info("task %s: killing it on request", task_id)
 
-    async def _scripts(self, name: str, calls: list[tuple[tuple[str, ...], tuple[Any, ...]]]) -> list[Any]:
+    def _kill(self, task_id: str, reason: str) -> bool:
+        """Kill a task this worker runs; False if it runs no such task."""
+        if self.pool.kill(task_id, reason):
+            return True
+        if task_id in self._running:
+            # claimed this very moment: its job reaches the pool in a step already scheduled; kill after that
+            asyncio.get_running_loop().call_soon(self.pool.kill, task_id, reason)
+            return True
+        return False
+
+    async def _scripts(self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[Any]]]) -> list[Any]:
         """Run one script many times in one pipeline. (redis-py's own script pipelining costs an
         extra SCRIPT EXISTS round trip per pipeline; here a script is loaded only on NOSCRIPT.)"""
         sha = SCRIPT_SHAS[name]
@@ -420,7 +491,7 @@ class Worker:
         redo = [i for i, reply in enumerate(replies) if isinstance(reply, redis.exceptions.NoScriptError)]
         if redo:
             await self.redis.script_load(SCRIPTS[name].source)
-            for i, reply in zip(redo, await self._scripts(name, [calls[i] for i in redo])):
+            for i, reply in zip(redo, await self._scripts(name, [calls[i] for i in redo]), strict=True):
                 replies[i] = reply
         for reply in replies:
             if isinstance(reply, Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import sys
@@ -63,10 +64,8 @@ def stubborn(seconds: float) -> str:
     """Ignores the first interrupt, like badly behaved code."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             time.sleep(0.05)
-        except KeyboardInterrupt:
-            pass
     return "survived"
 
 
@@ -100,3 +99,22 @@ def pid() -> int:
 
 def not_registered() -> str:
     return "must never run"
+
+
+@registry.task
+def exit_task(code: int = 2) -> None:
+    """Calls sys.exit: the task's SystemExit must become its failure, never the worker's exit."""
+    sys.exit(code)
+
+
+FORGED_FRAME = b'\x00\x00\x00\x19[true,"\\"forged\\"","",""]'
+"""What a finished call looks like on the worker's channel to a child, with the value "forged"."""
+
+
+@registry.task
+def chatter(text: str) -> dict[str, Any]:
+    """Prints, writes a forged result frame straight to fd 1, and reads stdin: none of it may reach
+    the channel between the worker and its child process."""
+    print("chatter on stdout:", text, flush=True)
+    os.write(1, FORGED_FRAME)
+    return {"text": text, "stdin": sys.stdin.read()}
