@@ -26,6 +26,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -71,6 +72,8 @@ def cleanup(r: redis.Redis, prefix: str) -> None:
 class WorkerSpec:
     pool: str
     function: str
+    concurrency: int | None = None
+    """--concurrency; None: the worker's default."""
 
     @property
     def label(self) -> str:
@@ -80,10 +83,10 @@ class WorkerSpec:
 class WorkerProcess:
     """A ``doshit-worker`` subprocess on one prefix, registered (its worker hash exists) when started."""
 
-    def __init__(self, url: str, prefix: str, pool: str, logdir: Path) -> None:
+    def __init__(self, url: str, prefix: str, spec: WorkerSpec, logdir: Path) -> None:
         self.url = url
         self.prefix = prefix
-        self.pool = pool
+        self.spec = spec
         self.log_path = logdir / f"worker-{prefix}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.fields: dict[str, str] = {}
@@ -91,7 +94,8 @@ class WorkerProcess:
     def start(self, r: redis.Redis, timeout: float = 60.0) -> None:
         args = [
             sys.executable, "-m", "doshit._cli", "--app", APP, "--redis-url", self.url,
-            "--prefix", self.prefix, "--queue", QUEUE, "--pool", self.pool,
+            "--prefix", self.prefix, "--queue", QUEUE, "--pool", self.spec.pool,
+            *(["--concurrency", str(self.spec.concurrency)] if self.spec.concurrency else []),
         ]  # fmt: skip
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.log_path.open("wb") as log:
@@ -126,9 +130,9 @@ class WorkerProcess:
 
 
 @contextmanager
-def running_worker(url: str, r: redis.Redis, pool: str, logdir: Path) -> Iterator[WorkerProcess]:
+def running_worker(url: str, r: redis.Redis, spec: WorkerSpec, logdir: Path) -> Iterator[WorkerProcess]:
     """A registered worker on a fresh prefix; stopped and its keys deleted afterwards."""
-    worker = WorkerProcess(url, fresh_prefix(), pool, logdir)
+    worker = WorkerProcess(url, fresh_prefix(), spec, logdir)
     try:
         worker.start(r)
         yield worker
@@ -165,16 +169,16 @@ def measure_submit(url: str, r: redis.Redis, count: int) -> float:
     return count / elapsed
 
 
-def enqueue_all(r: redis.Redis, keys: Keys, function: str, count: int) -> list[str]:
-    """Write ``count`` tasks as a submit would (same hash fields) and push all ids, in one MULTI/EXEC."""
+def enqueue_all(r: redis.Redis, keys: Keys, function: str, count: int) -> tuple[list[str], Any]:
+    """``count`` tasks as a submit would write them (same hash fields) and the push of all ids, as one
+    MULTI/EXEC ready to execute: the worker sees none of them before all are there."""
     fields = submit_fields(function, {}, queue=QUEUE)
     ids = [new_task_id() for _ in range(count)]
     pipe = r.pipeline(transaction=True)
     for task_id in ids:
         pipe.hset(keys.task(task_id), mapping=fields)  # type: ignore[arg-type]
     pipe.lpush(keys.pending(QUEUE), *ids)
-    pipe.execute()
-    return ids
+    return ids, pipe
 
 
 def count_successful(r: redis.Redis, keys: Keys, ids: list[str]) -> int:
@@ -189,12 +193,13 @@ def count_successful(r: redis.Redis, keys: Keys, ids: list[str]) -> int:
 
 def measure_drain(url: str, r: redis.Redis, spec: WorkerSpec, count: int, logdir: Path) -> tuple[float, int]:
     """Tasks per second one idle worker finishes when ``count`` tasks arrive at once; and its concurrency."""
-    with running_worker(url, r, spec.pool, logdir) as worker:
+    with running_worker(url, r, spec, logdir) as worker:
         keys = Keys(worker.prefix)
         pending, executing = keys.pending(QUEUE), keys.executing(QUEUE)
         deadline = time.monotonic() + 60 + count / 100
+        ids, enqueue = enqueue_all(r, keys, spec.function, count)
         started = time.perf_counter()
-        ids = enqueue_all(r, keys, spec.function, count)
+        enqueue.execute()
         while True:
             pipe = r.pipeline(transaction=False)
             pipe.llen(pending)
@@ -204,19 +209,17 @@ def measure_drain(url: str, r: redis.Redis, spec: WorkerSpec, count: int, logdir
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the worker did not drain {count} tasks in time:\n{worker.log()}")
             time.sleep(POLL)
-        # Both lists are empty. The finish script writes the result and removes the id in one step,
-        # so every result is there now; make sure, and keep the clock running if one were missing.
-        while (done := count_successful(r, keys, ids)) < count:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"only {done} of {count} tasks finished successfully:\n{worker.log()}")
-            time.sleep(POLL)
         elapsed = time.perf_counter() - started
+        # Both lists are empty. The finish script writes the result and removes the id in one step,
+        # so every result must be there now.
+        if (done := count_successful(r, keys, ids)) < count:
+            raise RuntimeError(f"only {done} of {count} tasks finished successfully:\n{worker.log()}")
         return count / elapsed, int(worker.fields.get("concurrency", "0"))
 
 
 def measure_roundtrips(url: str, r: redis.Redis, spec: WorkerSpec, count: int, logdir: Path) -> tuple[float, float]:
     """p50 and p99 in milliseconds of submit -> wait_result, one call after the other, one idle worker."""
-    with running_worker(url, r, spec.pool, logdir) as worker, Client(url, prefix=worker.prefix, queue=QUEUE) as client:
+    with running_worker(url, r, spec, logdir) as worker, Client(url, prefix=worker.prefix, queue=QUEUE) as client:
         for _ in range(WARMUP):
             client.submit(spec.function).wait_result(timeout=30)
         samples: list[float] = []
@@ -281,7 +284,12 @@ def main(argv: list[str] | None = None) -> int:
         submit_rate = measure_submit(url, r, tasks)
 
         drains: list[tuple[WorkerSpec, float, int]] = []
-        for spec in (WorkerSpec("process", "noop"), WorkerSpec("inline", "noop_async"), WorkerSpec("inline", "noop")):
+        for spec in (
+            WorkerSpec("process", "noop"),
+            WorkerSpec("inline", "noop_async"),
+            WorkerSpec("inline", "noop_async", concurrency=50),
+            WorkerSpec("inline", "noop"),
+        ):
             say(f"drain: {spec.label}, {tasks} tasks ...")
             drains.append((spec, *measure_drain(url, r, spec, tasks, logdir)))
 

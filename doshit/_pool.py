@@ -199,6 +199,11 @@ class ProcessPool:
 
     async def _acquire(self, stop: asyncio.Future[str]) -> Child:
         """The next free, live child; NotStarted if ``stop`` is set first."""
+        if not self._idle.empty():  # the common case: no waiting at all
+            child = self._idle.get_nowait()
+            if child.alive:
+                return child
+            self._idle.put_nowait(child)
         getter = asyncio.ensure_future(self._idle.get())
         await asyncio.wait((getter, stop), return_when=asyncio.FIRST_COMPLETED)
         if stop.done():

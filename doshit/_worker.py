@@ -154,7 +154,8 @@ class Worker:
         self._free = self.concurrency + self.pool.ahead
         self._not_started: list[str] = []
         """Claimed tasks set aside because the worker stopped before they started, in claim order."""
-        self._finishes: asyncio.Queue[tuple[str, Outcome]] = asyncio.Queue()
+        self._finishes: asyncio.Queue[tuple[str, Outcome, str]] = asyncio.Queue()
+        """Outcomes to write: task id, outcome, when it finished."""
         self._stopping = False
         self._started = threading.Event()
         self.done: dict[str, int] = {"successful": 0, "failed": 0}
@@ -268,6 +269,7 @@ class Worker:
             if self._free == 0:
                 self._wake.clear()
                 await self._wake.wait()
+                await asyncio.sleep(0)  # let the tasks finishing in this same moment free their slots too
                 continue
             try:
                 ids = await self._fetch(min(self._free, backlog), block=not backlog and not self.burst)
@@ -308,7 +310,7 @@ class Worker:
                 state, function = reply[1], reply[2]
                 reason = Reason.EMPTY_FUNCTION if not function else Reason.BAD_STATE.format(state=state)
                 log.warning("task %s cannot run: %s", task_id, reason)
-                self._finishes.put_nowait((task_id, failed(reason)))
+                self._finish(task_id, failed(reason))
             else:
                 log.warning("dropped task id %s from %s: %s", task_id, self._executing, " ".join(reply[:-1]))
         return int(replies[-1][-1])
@@ -318,7 +320,7 @@ class Worker:
         if memory_limit:
             # isdigit() alone also takes digits int() refuses ('²') or reads as other numbers ('٣')
             if not (memory_limit.isascii() and memory_limit.isdigit()) or not 0 < int(memory_limit) <= MAX_MEMORY_LIMIT:
-                self._finishes.put_nowait((task_id, failed(Reason.BAD_MEMORY_LIMIT.format(value=memory_limit))))
+                self._finish(task_id, failed(Reason.BAD_MEMORY_LIMIT.format(value=memory_limit)))
                 return
             limit = int(memory_limit)
         job = Job(task_id, function, args, limit)
@@ -354,13 +356,18 @@ class Worker:
             log.debug("task %s: %s successful", job.task_id, job.function)
         else:
             log.info("task %s: %s failed: %s", job.task_id, job.function, outcome.reason)
-        self._finishes.put_nowait((job.task_id, outcome))
+        self._finish(job.task_id, outcome)
+
+    def _finish(self, task_id: str, outcome: Outcome) -> None:
+        self._finishes.put_nowait((task_id, outcome, _codec.now_timestamp()))
 
     # ----------------------------------------------------------------- results
 
     async def _finisher(self) -> None:
         while True:
             batch = [await self._finishes.get()]
+            if self._running:  # outcomes arriving in this same moment go in the same pipeline
+                await asyncio.sleep(0)
             while len(batch) < FINISH_BATCH and not self._finishes.empty():
                 batch.append(self._finishes.get_nowait())
             try:
@@ -369,15 +376,14 @@ class Worker:
                 for _ in batch:
                     self._finishes.task_done()
 
-    async def _write(self, batch: Iterable[tuple[str, Outcome]]) -> None:
-        now = _codec.now_timestamp()
+    async def _write(self, batch: Iterable[tuple[str, Outcome, str]]) -> None:
         items = list(batch)
         calls = []
-        for task_id, outcome in items:
-            fields = {TaskField.STATE: State.FINISHED, TaskField.FINISHED_CREATED: now, **outcome.fields()}
+        for task_id, outcome, finished in items:
+            fields = {TaskField.STATE: State.FINISHED, TaskField.FINISHED_CREATED: finished, **outcome.fields()}
             args = (task_id, self.id, self.keys.results, self.result_ttl, *flatten(fields))
             calls.append(((self.keys.task(task_id), self._executing), args))
-        for (task_id, outcome), written in zip(items, await self._scripts("finish", calls), strict=True):
+        for (task_id, outcome, _), written in zip(items, await self._scripts("finish", calls), strict=True):
             if written == 1:
                 self.done["successful" if outcome.ok else "failed"] += 1
             elif written == 0:
