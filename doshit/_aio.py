@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 import weakref
 from collections.abc import Callable
@@ -14,15 +13,14 @@ import redis
 import redis.asyncio
 
 from . import _protocol as p
-from ._client import RECONNECT_DELAYS, ClientBase
+from ._client import ClientBase
 from ._config import Settings
 from ._errors import ConfigError
 from ._protocol import TaskInfo
 from ._schema import SCRIPTS
-from ._watch import FlowWatches, WatchTable
+from ._watch import FlowWatches, SubscriptionState, WatchTable
 
 T = TypeVar("T")
-log = logging.getLogger("doshit.client")
 
 
 class _AsyncSubscriber:
@@ -32,38 +30,27 @@ class _AsyncSubscriber:
         self._connect = connect
         self._channel = channel
         self.watches: WatchTable[asyncio.Event] = WatchTable()
-        self._ready: asyncio.Event | None = None
+        self.state = SubscriptionState(channel)
+        self._ready = asyncio.Event()
+        self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self._error: BaseException | None = None
-        self._failures = 0
 
     async def ensure(self, timeout: float = 10.0) -> None:
         if self._closed:
             raise ConfigError("client is closed")
         if self._task is None:
-            self._ready = asyncio.Event()
-            self._changed = asyncio.Event()
-            self._task = asyncio.create_task(self._run(self._ready), name="doshit-results")
-        assert self._ready is not None
-        failures = self._failures
-        deadline = time.monotonic() + timeout
+            self._task = asyncio.create_task(self._run(), name="doshit-results")
+        failures, deadline = self.state.failures, time.monotonic() + timeout
         while not self._ready.is_set():
-            if self._failures > failures:  # the attempt we waited for failed: say so now
-                raise (
-                    self._error
-                    if isinstance(self._error, redis.RedisError)
-                    else redis.ConnectionError(f"could not subscribe to {self._channel}: {self._error}")
-                )
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise redis.ConnectionError(f"could not subscribe to {self._channel}: timed out")
+            problem = self.state.problem(failures, deadline)
+            if problem is not None:
+                raise problem
             self._changed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                await asyncio.wait_for(self._changed.wait(), 0.1)
 
-    async def _run(self, ready: asyncio.Event) -> None:
-        attempt = 0
+    async def _run(self) -> None:
         while True:
             connection = self._connect()
             pubsub = connection.pubsub()
@@ -71,20 +58,16 @@ class _AsyncSubscriber:
                 await pubsub.subscribe(self._channel)
                 async for message in pubsub.listen():
                     if message["type"] == "subscribe":
-                        attempt = 0
-                        ready.set()
+                        self.state.subscribed()
+                        self._ready.set()
                         self._changed.set()
                         self.watches.wake(None)  # anything may have finished while we were not listening
                     elif message["type"] == "message":
                         self.watches.wake(message["data"])
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-                ready.clear()
-                self._error = exc
-                self._failures += 1
+                self._ready.clear()
+                delay = self.state.failed(exc)
                 self._changed.set()
-                delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
-                log.warning("results subscription lost (%s); reconnecting in %.1f s", exc, delay)
-                attempt += 1
                 await asyncio.sleep(delay)
             finally:
                 await pubsub.aclose()

@@ -7,7 +7,6 @@ task; waiting itself never misses a result because every flow re-reads the hash 
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 import weakref
@@ -22,13 +21,9 @@ from ._config import Settings, resolve
 from ._errors import ConfigError
 from ._protocol import TaskInfo
 from ._schema import SCRIPTS
-from ._watch import FlowWatches, thread_safe_table
+from ._watch import FlowWatches, SubscriptionState, thread_safe_table
 
 T = TypeVar("T")
-log = logging.getLogger("doshit.client")
-
-RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
-"""Seconds a subscriber waits before each reconnect attempt; the last one repeats."""
 
 
 class ClientBase:
@@ -68,13 +63,12 @@ class _Subscriber:
         self._channel = channel
         self._lock = threading.Lock()
         self.watches = thread_safe_table()
+        self.state = SubscriptionState(channel)
         self._ready = threading.Event()
+        self._changed = threading.Event()
         self._closed = False
         self._thread: threading.Thread | None = None
         self._pubsub: Any = None
-        self._error: BaseException | None = None
-        self._failures = 0
-        self._changed = threading.Event()
 
     def ensure(self, timeout: float = 10.0) -> None:
         with self._lock:
@@ -83,23 +77,15 @@ class _Subscriber:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="doshit-results", daemon=True)
                 self._thread.start()
-        failures = self._failures
-        deadline = time.monotonic() + timeout
+        failures, deadline = self.state.failures, time.monotonic() + timeout
         while not self._ready.is_set():
-            if self._failures > failures:  # the attempt we waited for failed: say so now
-                raise (
-                    self._error
-                    if isinstance(self._error, redis.RedisError)
-                    else redis.ConnectionError(f"could not subscribe to {self._channel}: {self._error}")
-                )
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise redis.ConnectionError(f"could not subscribe to {self._channel}: timed out")
-            self._changed.wait(min(remaining, 0.1))
+            problem = self.state.problem(failures, deadline)
+            if problem is not None:
+                raise problem
+            self._changed.wait(0.1)
             self._changed.clear()
 
     def _run(self) -> None:
-        attempt = 0
         while not self._closed:
             try:
                 pubsub = self._connect().pubsub()
@@ -107,7 +93,7 @@ class _Subscriber:
                 pubsub.subscribe(self._channel)
                 for message in pubsub.listen():
                     if message["type"] == "subscribe":
-                        attempt = 0
+                        self.state.subscribed()
                         self._ready.set()
                         self._changed.set()
                         self.watches.wake(None)  # anything may have finished while we were not listening
@@ -115,14 +101,10 @@ class _Subscriber:
                         self.watches.wake(message["data"])
             except (redis.ConnectionError, redis.TimeoutError, OSError, ValueError) as exc:
                 self._ready.clear()
-                self._error = exc
-                self._failures += 1
-                self._changed.set()
                 if self._closed:
                     return
-                delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
-                log.warning("results subscription lost (%s); reconnecting in %.1f s", exc, delay)
-                attempt += 1
+                delay = self.state.failed(exc)
+                self._changed.set()
                 threading.Event().wait(delay)
 
     def close(self) -> None:

@@ -7,10 +7,19 @@ announced meanwhile. A kept watch ends when the wait sees the result or the task
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Generic, Protocol, TypeVar
+
+import redis
+
+log = logging.getLogger("doshit.client")
+
+RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+"""Seconds a subscriber waits before each reconnect attempt; the last one repeats."""
 
 
 class Settable(Protocol):
@@ -98,3 +107,36 @@ class FlowWatches(Generic[E]):
 
 def thread_safe_table() -> WatchTable[threading.Event]:
     return WatchTable(threading.Lock())
+
+
+class SubscriptionState:
+    """How a client's results subscription is doing, for both subscribers (no I/O)."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.failures = 0
+        self.error: BaseException | None = None
+        self._attempt = 0
+
+    def subscribed(self) -> None:
+        self._attempt = 0
+
+    def failed(self, exc: BaseException) -> float:
+        """Record a failed attempt; returns how long to wait before the next one."""
+        self.error = exc
+        self.failures += 1
+        delay = RECONNECT_DELAYS[min(self._attempt, len(RECONNECT_DELAYS) - 1)]
+        self._attempt += 1
+        log.warning("results subscription lost (%s); reconnecting in %.1f s", exc, delay)
+        return delay
+
+    def problem(self, failures_before: int, deadline: float) -> Exception | None:
+        """What a caller waiting for the subscription must raise now: the failure of the attempt it
+        waited for, or the timeout; None to keep waiting."""
+        if self.failures > failures_before:
+            if isinstance(self.error, redis.RedisError):
+                return self.error
+            return redis.ConnectionError(f"could not subscribe to {self.channel}: {self.error}")
+        if time.monotonic() >= deadline:
+            return redis.ConnectionError(f"could not subscribe to {self.channel}: timed out")
+        return None
