@@ -136,7 +136,8 @@ class Client(ClientBase):
         settings: Settings | None = None,
     ) -> None:
         super().__init__(url, prefix=prefix, queue=queue, virtual_memory_limit=virtual_memory_limit, settings=settings)
-        self.redis = self.settings.sync_redis()
+        # One connection (redis-py locks it per command): no pool checkout on every call.
+        self.redis = self.settings.sync_redis(single_connection_client=True)
         self._scripts = {name: self.redis.register_script(spec.source) for name, spec in SCRIPTS.items()}
         self._subscriber = _Subscriber(self.settings.sync_redis, self.keys.results)
 

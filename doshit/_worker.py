@@ -490,10 +490,18 @@ class Worker:
         """Run one script many times in one pipeline. (redis-py's own script pipelining costs an
         extra SCRIPT EXISTS round trip per pipeline; here a script is loaded only on NOSCRIPT.)"""
         sha = SCRIPT_SHAS[name]
-        pipe = self.redis.pipeline(transaction=False)
-        for keys, argv in calls:
-            pipe.execute_command("EVALSHA", sha, len(keys), *keys, *argv)
-        replies = list(await pipe.execute(raise_on_error=False))
+        replies: list[Any]
+        if len(calls) == 1:  # a pipeline of one costs more than the command itself
+            keys, argv = calls[0]
+            try:
+                replies = [await self.redis.execute_command("EVALSHA", sha, len(keys), *keys, *argv)]
+            except redis.exceptions.NoScriptError as exc:
+                replies = [exc]
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            for keys, argv in calls:
+                pipe.execute_command("EVALSHA", sha, len(keys), *keys, *argv)
+            replies = list(await pipe.execute(raise_on_error=False))
         redo = [i for i, reply in enumerate(replies) if isinstance(reply, redis.exceptions.NoScriptError)]
         if redo:
             await self.redis.script_load(SCRIPTS[name].source)
