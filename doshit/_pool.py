@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import signal
+import struct
 import sys
+import termios
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -64,6 +67,10 @@ class ChildDied(Exception):
     """The child process ended while a call was in flight (or at start)."""
 
 
+class NotHandedOver(Exception):
+    """The child was dead before it got the task: the task did not start and can go to another."""
+
+
 class Child:
     """One long-lived child process, in a process group of its own (Ctrl-C in a terminal reaches
     the worker, which then decides what happens to the tasks)."""
@@ -73,6 +80,9 @@ class Child:
         self.number = number
         self.proc: asyncio.subprocess.Process | None = None
         self.kill_reason: str | None = None
+        self._probe: int | None = None
+        """Our own copy of the request pipe's write end: the pipe, and what the child left unread in
+        it, outlive asyncio's transport when the child dies."""
 
     @property
     def alive(self) -> bool:
@@ -90,6 +100,9 @@ class Child:
             stdout=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
+        self._close_probe()
+        assert self.proc.stdin is not None
+        self._probe = os.dup(self.proc.stdin.transport.get_extra_info("pipe").fileno())
         try:
             hello = await self._read()
         except ChildDied:
@@ -113,8 +126,15 @@ class Child:
         try:
             self.proc.stdin.write(HEADER.pack(len(body)) + body)
             await self.proc.stdin.drain()
+        except ConnectionError as exc:  # nobody reads the pipe: the child was already dead
+            await self.proc.wait()
+            raise NotHandedOver from exc
+        try:
             return Outcome(*await self._read())
         except (ChildDied, ConnectionError):
+            if self._unread():  # it died before it read the task (killed a moment earlier, say)
+                await self.proc.wait()
+                raise NotHandedOver from None
             code = await self.proc.wait()
             log.warning(
                 "child process %d (pid %d) died running task %s: exit code %d",
@@ -133,6 +153,23 @@ class Child:
                 ),
             )
 
+    def _unread(self) -> int:
+        """Bytes we wrote that the child never read (still in the pipe, or not yet sent)."""
+        assert self.proc is not None and self.proc.stdin is not None
+        unsent = self.proc.stdin.transport.get_write_buffer_size()
+        if self._probe is None:
+            return unsent
+        try:
+            in_pipe = struct.unpack("i", fcntl.ioctl(self._probe, termios.FIONREAD, b"\0" * 4))[0]
+        except OSError:
+            return unsent  # cannot tell: count the task as handed over
+        return int(unsent + in_pipe)
+
+    def _close_probe(self) -> None:
+        if self._probe is not None:
+            os.close(self._probe)
+            self._probe = None
+
     def signal(self, signum: int) -> None:
         if self.alive:
             assert self.proc is not None
@@ -140,6 +177,7 @@ class Child:
                 os.killpg(self.proc.pid, signum)
 
     async def stop(self) -> None:
+        self._close_probe()
         if self.proc is None:
             return
         if self.proc.stdin is not None:
@@ -232,7 +270,15 @@ class ProcessPool:
         self._busy[job.task_id] = child
         child.kill_reason = None
         try:
-            outcome = await child.call(job)
+            while True:
+                try:
+                    outcome = await child.call(job)
+                    break
+                except NotHandedOver:
+                    log.warning(
+                        "child process %d had died while idle; replacing it for task %s", child.number, job.task_id
+                    )
+                    await self._ready(child)
         finally:
             del self._busy[job.task_id]
             killer = self._killers.pop(job.task_id, None)

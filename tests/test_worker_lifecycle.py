@@ -5,6 +5,7 @@ going away under it."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -329,3 +330,24 @@ def test_children_die_with_a_killed_worker(start_worker: Any, client: Client, r:
     worker.wait()
     wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), what="the children to die")
     assert r.hget(f"{prefix}:task:{task.task_id}", "state") == "executing"  # left for recovery
+
+
+def test_a_child_killed_while_idle_costs_no_task(
+    start_worker: Any, client: Client, r: redis.Redis, prefix: str
+) -> None:
+    """A child that something else killed between tasks is replaced; the next task runs normally."""
+    worker = start_worker("--concurrency", "1")
+    first = client.submit("pid").wait_result(timeout=15)
+    os.kill(first, signal.SIGKILL)
+    wait_for(
+        lambda: not Path(f"/proc/{first}/status").exists() or "zombie" in Path(f"/proc/{first}/status").read_text()
+    )
+    child = client.submit("pid").wait_result(timeout=15)
+    assert child != first
+    for _ in range(5):  # and killed just before the next task is handed to it
+        os.kill(child, signal.SIGKILL)
+        replacement = client.submit("pid").wait_result(timeout=15)
+        assert replacement != child
+        child = replacement
+    assert client.submit("echo", text="still fine").wait_result(timeout=15) == "still fine"
+    assert "failed" not in worker.log().split("serving queue", 1)[1]
