@@ -157,7 +157,7 @@ class Worker:
         self._finishes: asyncio.Queue[tuple[str, Outcome, str]] = asyncio.Queue()
         """Outcomes to write: task id, outcome, when it finished."""
         self._stopping = False
-        self._started = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.done: dict[str, int] = {"successful": 0, "failed": 0}
 
     # ----------------------------------------------------------------- lifecycle
@@ -167,14 +167,14 @@ class Worker:
         asyncio.run(self.serve())
 
     async def serve(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._kill_now = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, self.stop)
+                loop.add_signal_handler(signum, self._stop)
         self.redis = self.settings.async_redis(client_name=f"doshit-worker:{self.id}")
         upkeep: list[asyncio.Task[None]] = []
         try:
@@ -190,7 +190,6 @@ class Worker:
                 self.id, self.queue, self.settings.describe(), self.keys.prefix,
                 self.pool.kind, self.concurrency, ", ".join(self.registry.names()),
             )  # fmt: skip
-            self._started.set()
             await self._consume()
             await self._drain()
             await self._flush_finishes()
@@ -207,7 +206,23 @@ class Worker:
             )
 
     def stop(self) -> None:
-        """First call: stop taking tasks, let running ones finish (up to shutdown_timeout). Second: kill them now."""
+        """First call: stop taking tasks, let running ones finish (up to shutdown_timeout). Second: kill
+        them now. Safe to call from any thread."""
+        loop = self._loop
+        if loop is None:
+            self._stopping = True  # not serving yet: it will stop as soon as it starts
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not loop:
+            if not loop.is_closed():  # (a worker that already ended has nothing to stop)
+                loop.call_soon_threadsafe(self._stop)
+        else:
+            self._stop()
+
+    def _stop(self) -> None:
         if self._stopping:
             log.warning("second stop request: killing %d running task(s) now", len(self._running))
             self._kill_now.set()

@@ -64,6 +64,18 @@ def test_burst_worker_in_process(pool: str, redis_url: str, prefix: str, r: redi
     assert r.keys(f"{prefix}:worker:*") == []
 
 
+def test_stop_from_another_thread(redis_url: str, prefix: str, r: redis.Redis) -> None:
+    worker = Worker(registry, redis_url, prefix=prefix, pool="inline")
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    with Client(redis_url, prefix=prefix) as client:
+        assert client.submit("add", a=2, b=2).wait_result(timeout=15) == 4
+    worker.stop()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert r.keys(f"{prefix}:worker:*") == []
+
+
 def test_process_pool_finds_where_the_registry_lives() -> None:
     assert AppRef.find(registry) == AppRef("tests.apps.basic:registry")
     assert AppRef.find(Registry()) is None
