@@ -136,10 +136,28 @@ class Client(ClientBase):
         settings: Settings | None = None,
     ) -> None:
         super().__init__(url, prefix=prefix, queue=queue, virtual_memory_limit=virtual_memory_limit, settings=settings)
-        # One connection (redis-py locks it per command): no pool checkout on every call.
-        self.redis = self.settings.sync_redis(single_connection_client=True)
-        self._scripts = {name: self.redis.register_script(spec.source) for name, spec in SCRIPTS.items()}
+        self._redis: redis.Redis | None = None
+        self._redis_lock = threading.Lock()
         self._subscriber = _Subscriber(self.settings.sync_redis, self.keys.results)
+
+    @property
+    def redis(self) -> redis.Redis:
+        """The client's connection: one, not a pool (redis-py locks it per command, and a pool
+        checkout on every call costs more than the call), made at first use so that a Client can be
+        created before Redis is up."""
+        if self._redis is None:
+            with self._redis_lock:
+                if self._redis is None:
+                    self._redis = self.settings.sync_redis(single_connection_client=True)
+        return self._redis
+
+    def _script(self, name: str, keys: tuple[str, ...], argv: tuple[Any, ...]) -> Any:
+        spec = SCRIPTS[name]
+        try:
+            return self.redis.evalsha(spec.sha, len(keys), *keys, *argv)
+        except redis.exceptions.NoScriptError:
+            self.redis.script_load(spec.source)
+            return self.redis.evalsha(spec.sha, len(keys), *keys, *argv)
 
     def _run(self, flow: p.Flow[T]) -> T:
         watches = FlowWatches(self._subscriber.watches, threading.Event)
@@ -151,7 +169,7 @@ class Client(ClientBase):
                 if isinstance(step, p.Call):
                     reply = self.redis.execute_command(*step.args)
                 elif isinstance(step, p.RunScript):
-                    reply = self._scripts[step.name](keys=step.keys, args=step.argv)
+                    reply = self._script(step.name, step.keys, step.argv)
                 elif isinstance(step, p.Subscribe):
                     self._subscriber.ensure()
                     reply = None
@@ -196,7 +214,8 @@ class Client(ClientBase):
 
     def close(self) -> None:
         self._subscriber.close()
-        self.redis.close()
+        if self._redis is not None:
+            self._redis.close()
 
     def __enter__(self) -> Client:
         return self

@@ -210,9 +210,10 @@ LEGACY_TASK_FIELDS: Final = ('function', 'state', 'args', 'pending-created', 'ex
 
 
 class ScriptSpec(NamedTuple):
-    """One Lua script: its source and the names of its KEYS and ARGV, in order."""
+    """One Lua script: its source, its SHA1 (for EVALSHA) and the names of its KEYS and ARGV."""
 
     source: str
+    sha: str
     keys: tuple[str, ...]
     argv: tuple[str, ...]
 
@@ -220,26 +221,31 @@ class ScriptSpec(NamedTuple):
 SCRIPTS: Final[dict[str, ScriptSpec]] = {
     'submit': ScriptSpec(
         source="-- submit: create a task hash and queue its id, atomically.\n-- KEYS: task, pending\n-- ARGV: task_id, field_values...\n-- Returns 1 when queued, 0 when the task hash already exists (then nothing is written).\nif redis.call('EXISTS', KEYS[1]) == 1 then\n  return 0\nend\nredis.call('HSET', KEYS[1], unpack(ARGV, 2))\nredis.call('LPUSH', KEYS[2], ARGV[1])\nreturn 1\n",
+        sha='30f29da238cb1be2c00617f318fc41a41f5e2006',
         keys=('task', 'pending'),
         argv=('task_id', 'field_values...'),
     ),
     'claim': ScriptSpec(
         source="-- claim: a worker takes a task whose id it has just moved from pending to executing.\n-- KEYS: task, executing, pending\n-- ARGV: task_id, worker_id, queue, now\n-- Returns one of these, each followed by the pending list's length (so the worker knows whether\n-- to take more at once or wait):\n--   {'run', function, args, virtual-memory-limit, n}  claimed; run it\n--   {'invalid', state, function, n}                   claimed, but it cannot run; the worker fails it\n--   {'skip', state, n}                                another worker runs it or it is finished; id dropped\n--   {'missing', n}                                    no such hash; id dropped\nlocal backlog = redis.call('LLEN', KEYS[3])\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'function', 'args', 'virtual-memory-limit')\nlocal state, fn, args, vml = fields[1], fields[2], fields[3], fields[4]\nif redis.call('EXISTS', KEYS[1]) == 0 then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return {'missing', backlog}\nend\nif state == 'executing' or state == 'finished' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return {'skip', state, backlog}\nend\nredis.call('HSET', KEYS[1], 'state', 'executing', 'executing-created', ARGV[4],\n  'worker', ARGV[2], 'queue', ARGV[3])\nif state ~= 'pending' or not fn or fn == '' then\n  return {'invalid', state or '', fn or '', backlog}\nend\nreturn {'run', fn, args or '', vml or '', backlog}\n",
+        sha='99815e8e498aab875419a0c629d07a28292ebdef',
         keys=('task', 'executing', 'pending'),
         argv=('task_id', 'worker_id', 'queue', 'now'),
     ),
     'finish': ScriptSpec(
         source="-- finish: record a task's result, drop its id from executing, publish its hash key.\n-- KEYS: task, executing\n-- ARGV: task_id, worker_id, results_channel, default_ttl, field_values...\n-- Returns 1 finished and published, 0 the hash is gone (its id is dropped from executing), -1 the\n-- task is no longer this worker's to finish (state is not executing, or another worker took it);\n-- then nothing is touched, not even executing, whose entry is no longer this worker's either.\nif redis.call('EXISTS', KEYS[1]) == 0 then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return 0\nend\nlocal owner = redis.call('HMGET', KEYS[1], 'state', 'worker', 'result-ttl')\nif owner[1] ~= 'executing' or owner[2] ~= ARGV[2] then\n  return -1\nend\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nredis.call('HSET', KEYS[1], unpack(ARGV, 5))\nlocal ttl = tonumber(owner[3] or ARGV[4]) or tonumber(ARGV[4])\nif ttl and ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[3], KEYS[1])\nreturn 1\n",
+        sha='827f9062c8fbcb315b08c828320344a73f0bd590',
         keys=('task', 'executing'),
         argv=('task_id', 'worker_id', 'results_channel', 'default_ttl', 'field_values...'),
     ),
     'unclaim': ScriptSpec(
         source="-- unclaim: give back a task this worker claimed but never started (it was waiting for a free\n-- slot when the worker shut down). It goes to the right end of pending, so it is taken next.\n-- KEYS: task, executing, pending\n-- ARGV: task_id, worker_id\n-- Returns 1 when given back, 0 when the task was not this worker's to give back.\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'worker')\nif fields[1] ~= 'executing' or fields[2] ~= ARGV[2] then\n  return 0\nend\nredis.call('HSET', KEYS[1], 'state', 'pending')\nredis.call('HDEL', KEYS[1], 'executing-created', 'worker')\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nredis.call('RPUSH', KEYS[3], ARGV[1])\nreturn 1\n",
+        sha='d19af9c6364cc29779dcbae6855521c9784e4d33',
         keys=('task', 'executing', 'pending'),
         argv=('task_id', 'worker_id'),
     ),
     'cancel': ScriptSpec(
         source="-- cancel: stop a task. A pending task is taken off its queue and finished failed at once;\n-- for an executing one the kill command goes to the workers.\n-- KEYS: task, pending\n-- ARGV: task_id, results_channel, cmd_channel, kill_command, now, reason\n-- Returns 'cancelled' (was pending), 'killing' (kill command sent), 'finished' or 'missing'.\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'result-ttl')\nlocal state, ttl = fields[1], tonumber(fields[2])\nif not state then\n  return 'missing'\nend\nif state == 'executing' then\n  redis.call('PUBLISH', ARGV[3], ARGV[4])\n  return 'killing'\nend\nif state ~= 'pending' then\n  return state\nend\nredis.call('LREM', KEYS[2], 0, ARGV[1])\nredis.call('HSET', KEYS[1], 'state', 'finished', 'result', 'failed',\n  'error-reason', ARGV[6], 'finished-created', ARGV[5])\nif ttl and ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[2], KEYS[1])\nreturn 'cancelled'\n",
+        sha='3ecd577f34f7ee0376b6e588f2c1c2e7558b5543',
         keys=('task', 'pending'),
         argv=('task_id', 'results_channel', 'cmd_channel', 'kill_command', 'now', 'reason'),
     ),

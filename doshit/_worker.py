@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import logging
 import os
 import signal
@@ -44,7 +43,6 @@ from ._schema import (
 )
 
 log = logging.getLogger("doshit.worker")
-SCRIPT_SHAS = {name: hashlib.sha1(spec.source.encode()).hexdigest() for name, spec in SCRIPTS.items()}
 T = TypeVar("T")
 
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)
@@ -504,7 +502,7 @@ class Worker:
     async def _scripts(self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[Any]]]) -> list[Any]:
         """Run one script many times in one pipeline. (redis-py's own script pipelining costs an
         extra SCRIPT EXISTS round trip per pipeline; here a script is loaded only on NOSCRIPT.)"""
-        sha = SCRIPT_SHAS[name]
+        sha = SCRIPTS[name].sha
         replies: list[Any]
         if len(calls) == 1:  # a pipeline of one costs more than the command itself
             keys, argv = calls[0]

@@ -8,6 +8,7 @@ Only the standard library is used, so it runs before anything is installed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -109,12 +110,13 @@ def render_python(schema: dict[str, Any]) -> str:
     out.append(f"\n\nLEGACY_TASK_FIELDS: Final = {legacy!r}\n")
     out.append('"""Task fields the legacy clients know; every other field is an addition."""\n')
     out.append("\n\nclass ScriptSpec(NamedTuple):\n")
-    out.append(doc_line("One Lua script: its source and the names of its KEYS and ARGV, in order."))
-    out.append("\n    source: str\n    keys: tuple[str, ...]\n    argv: tuple[str, ...]\n\n\n")
+    out.append(doc_line("One Lua script: its source, its SHA1 (for EVALSHA) and the names of its KEYS and ARGV."))
+    out.append("\n    source: str\n    sha: str\n    keys: tuple[str, ...]\n    argv: tuple[str, ...]\n\n\n")
     out.append("SCRIPTS: Final[dict[str, ScriptSpec]] = {\n")
     for name, spec in schema["scripts"].items():
         source = (SCHEMA_DIR / spec["file"]).read_text()
-        out.append(f"    {name!r}: ScriptSpec(\n        source={source!r},\n")
+        sha = hashlib.sha1(source.encode()).hexdigest()
+        out.append(f"    {name!r}: ScriptSpec(\n        source={source!r},\n        sha={sha!r},\n")
         out.append(f"        keys={tuple(spec['keys'])!r},\n        argv={tuple(spec['argv'])!r},\n    ),\n")
     out.append("}\n")
     out.append('"""The atomic operations, one Lua script each (schema/scripts/)."""\n')

@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -16,12 +17,13 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 
 from doshit import Client
 from doshit._localredis import PrivateRedis, free_port
 
-from .conftest import assert_clean, wait_for
+from .conftest import WorkerProcess, assert_clean, wait_for
 from .test_worker_failures import finished, launch, wait_listening, wait_state
 
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
@@ -351,3 +353,26 @@ def test_a_child_killed_while_idle_costs_no_task(
         child = replacement
     assert client.submit("echo", text="still fine").wait_result(timeout=15) == "still fine"
     assert "failed" not in worker.log().split("serving queue", 1)[1]
+
+
+def test_worker_started_before_redis_waits_for_it(tmp_path: Path, prefix: str) -> None:
+    """A worker whose Redis is not up yet keeps retrying instead of exiting, and serves once it is."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    args = [sys.executable, "-m", "doshit._cli", "--app", "tests.apps.basic", "--redis-url", url, "--prefix", prefix]
+    worker = WorkerProcess(args, tmp_path / "worker.log", {**os.environ, "PYTHONUNBUFFERED": "1"})
+    server = PrivateRedis(port)
+    try:
+        wait_for(lambda: "retrying" in worker.log(), what="the worker to report it is retrying")
+        assert worker.proc.poll() is None
+        server.start()
+        with Client(url, prefix=prefix) as client:
+            assert client.submit("add", a=20, b=22).wait_result(timeout=30) == 42
+    finally:
+        worker.stop()
+        server.stop()
+
+
+def test_client_without_redis_fails_at_once(prefix: str) -> None:
+    with Client(f"redis://127.0.0.1:{free_port()}/0", prefix=prefix) as client, pytest.raises(redis.ConnectionError):
+        client.submit("echo", text="nowhere")
