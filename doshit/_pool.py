@@ -29,8 +29,12 @@ from ._schema import Reason
 
 log = logging.getLogger("doshit.worker")
 
-KILL_STEPS = ((signal.SIGINT, 1.0), (signal.SIGTERM, 1.0), (signal.SIGKILL, 0.0))
-"""How a running task is killed: each signal, then how long to wait for the task to end."""
+KILL_STEPS = ((signal.SIGINT, 0.1),) * 10 + ((signal.SIGTERM, 1.0), (signal.SIGKILL, 0.0))
+"""How a running task is killed: each signal, then how long to wait for the task to end. SIGINT is
+sent again every 0.1 s for a second: a child ignores it outside a task, so one that arrives while
+the task is still being handed over (or forked, under a memory limit) would otherwise be lost and
+the kill would have to wait for SIGTERM, which also costs the child. A SIGINT sent just before the
+task ended reaches the child before its next task can."""
 
 RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 """Seconds before each attempt to start a child process again after a failed start."""
