@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import mmap
 import os
 import resource
 import signal
@@ -20,7 +21,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from ._app import AppRef
-from ._frames import read_frame, write_frame
+from ._frames import STARTED, read_frame, write_frame
 from ._registry import Registry
 from ._runner import Outcome, failed, run_call
 from ._schema import Reason
@@ -91,14 +92,16 @@ def run_limited(registry: Registry, function: str, args: str, limit: int, loop: 
     )
 
 
-def serve(registry: Registry, requests: BinaryIO, replies: BinaryIO) -> None:
+def serve(registry: Registry, requests: BinaryIO, replies: BinaryIO, started: mmap.mmap | None) -> None:
     loop = asyncio.new_event_loop()
     write_frame(replies, {"ready": os.getpid(), "functions": registry.names()})
     while True:
         request = read_frame(requests)
         if request is None:
             return
-        function, args, limit = request
+        seq, function, args, limit = request
+        if started is not None:  # tells the worker, should we die, that this task did start
+            STARTED.pack_into(started, 0, seq)
         outcome = run_limited(registry, function, args, limit, loop) if limit else _run(registry, function, args, loop)
         write_frame(replies, outcome_message(outcome))
 
@@ -121,7 +124,10 @@ def main(argv: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - reported to the worker, which decides
         write_frame(replies, {"error": f"{type(exc).__name__}: {exc}"})
         return 1
-    serve(registry, requests, replies)
+    started = None
+    if "--started" in argv:
+        started = mmap.mmap(int(argv[argv.index("--started") + 1]), STARTED.size)
+    serve(registry, requests, replies, started)
     return 0
 
 

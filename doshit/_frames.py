@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import tempfile
 from typing import Any, BinaryIO
 
 import orjson
 
 HEADER = struct.Struct(">I")
 """Each frame is a 4-byte big-endian length and that many bytes of JSON."""
+
+STARTED = struct.Struct("<Q")
+"""The shared page a child writes the sequence number of the task it is about to run into."""
+
+
+def started_page() -> int:
+    """A file descriptor of a fresh page of memory that a child process can share."""
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("doshit-started", os.MFD_CLOEXEC)
+    else:  # pragma: no cover - platforms without memfd
+        with tempfile.TemporaryFile() as backing:
+            fd = os.dup(backing.fileno())
+    os.ftruncate(fd, STARTED.size)
+    return fd
 
 
 def read_frame(stream: BinaryIO) -> Any:

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
+import mmap
 import os
 import signal
-import struct
 import sys
-import termios
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,7 +20,7 @@ from typing import Any, Protocol
 import orjson
 
 from ._app import AppRef
-from ._frames import HEADER
+from ._frames import HEADER, STARTED, started_page
 from ._registry import Registry
 from ._runner import Outcome, failed, run_call_async
 from ._schema import Reason
@@ -77,36 +75,45 @@ class NotHandedOver(Exception):
 
 class Child:
     """One long-lived child process, in a process group of its own (Ctrl-C in a terminal reaches
-    the worker, which then decides what happens to the tasks)."""
+    the worker, which then decides what happens to the tasks).
+
+    Each task it is handed has a sequence number; the child writes that number into a small page of
+    memory it shares with us (``started``) just before it runs the task. When the child dies, that
+    page tells whether the task ever started, even if the child had already read the request.
+    """
 
     def __init__(self, app: AppRef, number: int) -> None:
         self.app = app
         self.number = number
         self.proc: asyncio.subprocess.Process | None = None
         self.kill_reason: str | None = None
-        self._probe: int | None = None
-        """Our own copy of the request pipe's write end: the pipe, and what the child left unread in
-        it, outlive asyncio's transport when the child dies."""
+        self._started: mmap.mmap | None = None
+        self._seq = 0
 
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
 
     async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "doshit._child",
-            *self.app.argv(),
-            "--parent",
-            str(os.getpid()),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
-        self._close_probe()
-        assert self.proc.stdin is not None
-        self._probe = os.dup(self.proc.stdin.transport.get_extra_info("pipe").fileno())
+        fd = started_page()
+        try:
+            self._started = mmap.mmap(fd, STARTED.size)
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "doshit._child",
+                *self.app.argv(),
+                "--parent",
+                str(os.getpid()),
+                "--started",
+                str(fd),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                pass_fds=(fd,),
+            )
+        finally:
+            os.close(fd)  # the mappings keep the page
         try:
             hello = await self._read()
         except ChildDied:
@@ -125,21 +132,17 @@ class Child:
             raise ChildDied from exc
 
     async def call(self, job: Job) -> Outcome:
-        assert self.proc is not None and self.proc.stdin is not None
-        body = orjson.dumps([job.function, job.args, job.memory_limit])
+        assert self.proc is not None and self.proc.stdin is not None and self._started is not None
+        self._seq += 1
+        body = orjson.dumps([self._seq, job.function, job.args, job.memory_limit])
         try:
             self.proc.stdin.write(HEADER.pack(len(body)) + body)
             await self.proc.stdin.drain()
-        except ConnectionError as exc:  # nobody reads the pipe: the child was already dead
-            await self.proc.wait()
-            raise NotHandedOver from exc
-        try:
             return Outcome(*await self._read())
         except (ChildDied, ConnectionError):
-            if self._unread():  # it died before it read the task (killed a moment earlier, say)
-                await self.proc.wait()
-                raise NotHandedOver from None
             code = await self.proc.wait()
+            if STARTED.unpack_from(self._started)[0] != self._seq:  # died before it began this task
+                raise NotHandedOver from None
             log.warning(
                 "child process %d (pid %d) died running task %s: exit code %d",
                 self.number,
@@ -157,23 +160,6 @@ class Child:
                 ),
             )
 
-    def _unread(self) -> int:
-        """Bytes we wrote that the child never read (still in the pipe, or not yet sent)."""
-        assert self.proc is not None and self.proc.stdin is not None
-        unsent = self.proc.stdin.transport.get_write_buffer_size()
-        if self._probe is None:
-            return unsent
-        try:
-            in_pipe = struct.unpack("i", fcntl.ioctl(self._probe, termios.FIONREAD, b"\0" * 4))[0]
-        except OSError:
-            return unsent  # cannot tell: count the task as handed over
-        return int(unsent + in_pipe)
-
-    def _close_probe(self) -> None:
-        if self._probe is not None:
-            os.close(self._probe)
-            self._probe = None
-
     def signal(self, signum: int) -> None:
         if self.alive:
             assert self.proc is not None
@@ -181,7 +167,6 @@ class Child:
                 os.killpg(self.proc.pid, signum)
 
     async def stop(self) -> None:
-        self._close_probe()
         if self.proc is None:
             return
         if self.proc.stdin is not None:
