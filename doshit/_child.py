@@ -1,4 +1,4 @@
-"""A worker's long-lived child process: ``python -m doshit._child APP [--legacy]``.
+"""A worker's long-lived child process: ``python -m doshit._child APP [--legacy] --parent PID --started FD``.
 
 It imports the registry once, then runs one call at a time for the worker. Calls arrive on stdin and
 outcomes leave on stdout as length-prefixed JSON frames; the task's own prints go to stderr, so they
@@ -107,7 +107,7 @@ def serve(registry: Registry, requests: BinaryIO, replies: BinaryIO, started: mm
 
 
 def main(argv: list[str]) -> int:
-    """``APP [--legacy] --parent PID``."""
+    """``APP [--legacy] --parent PID --started FD``."""
     if "--parent" in argv:
         die_with_parent(int(argv[argv.index("--parent") + 1]))
     signal.signal(signal.SIGINT, _on_sigint)
