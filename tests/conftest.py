@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -178,6 +179,16 @@ def start_worker(redis_url: str, prefix: str, r: redis.Redis, tmp_path: Path) ->
     yield start
     for worker in started:
         worker.stop()
+
+
+def submit_running(client: Any, function: str, /, **kwargs: Any) -> Any:
+    """Submit a task of tests.apps.basic that takes a ``marker`` and return once it really runs: a
+    claimed task is `executing` in Redis before its worker hands it to a child (or gives it back)."""
+    marker = Path(tempfile.gettempdir()) / f"doshit-running-{uuid.uuid4().hex}"
+    task = client.submit(function, marker=str(marker), **kwargs)
+    wait_for(marker.exists, what=f"{function} to start running")
+    marker.unlink()
+    return task
 
 
 def assert_clean(r: redis.Redis, prefix: str, queue: str = "default") -> None:

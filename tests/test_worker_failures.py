@@ -20,7 +20,7 @@ import redis
 
 from doshit import Client
 
-from .conftest import WorkerProcess, assert_clean, wait_for
+from .conftest import WorkerProcess, assert_clean, submit_running, wait_for
 
 KILLED = "task was pubsub killed"
 
@@ -283,8 +283,8 @@ def test_bad_memory_limit(served: Served, value: str) -> None:
 
 def test_kill_of_a_task_under_a_memory_limit(process_served: Served) -> None:
     child = child_pid(process_served)
-    task = process_served.client.submit("sleep", seconds=20, _virtual_memory_limit=vm_size(child) + 256 * 1024**2)
-    wait_state(process_served.r, process_served.prefix, task.task_id, "executing")
+    limit = vm_size(child) + 256 * 1024**2
+    task = submit_running(process_served.client, "sleep", seconds=20, _virtual_memory_limit=limit)
     assert task.cancel() == "killing"
     fields = process_served.failed(task.task_id, KILLED)
     assert "KeyboardInterrupt" in fields["error-exception"]  # reported by the forked process that ran it
@@ -347,8 +347,7 @@ def test_id_without_hash_is_dropped(served: Served) -> None:
 
 
 def test_task_hash_deleted_while_it_runs(served: Served) -> None:
-    task = served.client.submit("sleep", seconds=0.5)
-    wait_state(served.r, served.prefix, task.task_id, "executing")
+    task = submit_running(served.client, "sleep", seconds=0.5)
     served.r.delete(task.key)
     wait_for(lambda: f"task {task.task_id}: its hash was gone" in served.worker.log(), what="the result to be dropped")
     assert not served.r.exists(task.key)  # finishing wrote no partial hash
@@ -384,24 +383,21 @@ def kill_command(prefix: str, task_id: str) -> str:
 
 
 def test_pubsub_kill(process_served: Served) -> None:
-    task = process_served.client.submit("sleep", seconds=20)
-    wait_state(process_served.r, process_served.prefix, task.task_id, "executing")
+    task = submit_running(process_served.client, "sleep", seconds=20)
     assert process_served.r.publish(f"{process_served.prefix}:cmd", kill_command(process_served.prefix, task.task_id))
     fields = process_served.failed(task.task_id, KILLED)
     assert "KeyboardInterrupt" in fields["error-exception"]  # SIGINT was enough
 
 
 def test_cancel_of_an_executing_task_kills_it(process_served: Served) -> None:
-    task = process_served.client.submit("sleep", seconds=20)
-    wait_state(process_served.r, process_served.prefix, task.task_id, "executing")
+    task = submit_running(process_served.client, "sleep", seconds=20)
     assert task.cancel() == "killing"
     process_served.failed(task.task_id, KILLED)
 
 
 def test_kill_reaches_a_stubborn_task(process_served: Served) -> None:
     before = child_pid(process_served)
-    task = process_served.client.submit("stubborn", seconds=20)
-    wait_state(process_served.r, process_served.prefix, task.task_id, "executing")
+    task = submit_running(process_served.client, "stubborn", seconds=20)
     assert task.cancel() == "killing"
     fields = process_served.failed(task.task_id, KILLED)
     assert "SIGTERM" in fields["error-exception"]  # it shrugged off SIGINT; SIGTERM ended its process
@@ -419,8 +415,7 @@ def test_kill_while_the_child_is_being_replaced(process_served: Served) -> None:
 
 
 def test_other_commands_are_ignored(process_served: Served) -> None:
-    task = process_served.client.submit("sleep", seconds=1)
-    wait_state(process_served.r, process_served.prefix, task.task_id, "executing")
+    task = submit_running(process_served.client, "sleep", seconds=1)
     prefix = process_served.prefix
     for command in [
         "task:kill:",
@@ -438,9 +433,7 @@ def test_other_commands_are_ignored(process_served: Served) -> None:
 def test_kill_all(start_worker: Any, client: Client, r: redis.Redis, prefix: str) -> None:
     worker = start_worker("--concurrency", "3")
     wait_listening(r, prefix)
-    tasks = [client.submit("sleep", seconds=20) for _ in range(3)]
-    for task in tasks:
-        wait_state(r, prefix, task.task_id, "executing")
+    tasks = [submit_running(client, "sleep", seconds=20) for _ in range(3)]
     assert client.kill_all() == 1  # one worker heard it
     for task in tasks:
         fields = finished(r, prefix, task.task_id)
@@ -452,9 +445,8 @@ def test_kill_all(start_worker: Any, client: Client, r: redis.Redis, prefix: str
 
 
 def test_cancel_of_a_pending_task(process_served: Served) -> None:
-    busy = process_served.client.submit("sleep", seconds=1)  # the one child is busy: the next task waits
+    busy = submit_running(process_served.client, "sleep", seconds=1)  # the one child is busy: the next waits
     ahead = process_served.client.submit("echo", text="next")  # in case a worker takes one task ahead
-    wait_state(process_served.r, process_served.prefix, busy.task_id, "executing")
     task = process_served.client.submit("echo", text="never")
     assert task.cancel() == "cancelled"
     key = f"{process_served.prefix}:task:{task.task_id}"
@@ -475,15 +467,13 @@ def test_cancel_of_a_pending_task(process_served: Served) -> None:
 
 
 def test_inline_async_task_is_killed(inline_served: Served) -> None:
-    task = inline_served.client.submit("async_sleep", seconds=20)
-    wait_state(inline_served.r, inline_served.prefix, task.task_id, "executing")
+    task = submit_running(inline_served.client, "async_sleep", seconds=20)
     assert inline_served.r.publish(f"{inline_served.prefix}:cmd", kill_command(inline_served.prefix, task.task_id))
     inline_served.failed(task.task_id, KILLED)
 
 
 def test_inline_thread_task_is_recorded_killed(inline_served: Served) -> None:
     # a plain function in a thread cannot be interrupted: its task is finished killed at once
-    task = inline_served.client.submit("sleep", seconds=1.5)
-    wait_state(inline_served.r, inline_served.prefix, task.task_id, "executing")
+    task = submit_running(inline_served.client, "sleep", seconds=1.5)
     assert task.cancel() == "killing"
     inline_served.failed(task.task_id, KILLED)

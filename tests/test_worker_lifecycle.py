@@ -23,7 +23,7 @@ import redis
 from doshit import Client
 from doshit._localredis import PrivateRedis, free_port
 
-from .conftest import WorkerProcess, assert_clean, wait_for
+from .conftest import WorkerProcess, assert_clean, submit_running, wait_for
 from .test_worker_failures import finished, launch, wait_listening, wait_state
 
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
@@ -60,8 +60,7 @@ def test_sigterm_when_idle(start_worker: Any, client: Client, r: redis.Redis, pr
 def test_sigterm_lets_a_running_task_finish(start_worker: Any, client: Client, r: redis.Redis, prefix: str) -> None:
     worker = start_worker("--concurrency", "1")
     key = worker_key(r, prefix)
-    task = client.submit("sleep", seconds=1.5)
-    wait_state(r, prefix, task.task_id, "executing")
+    task = submit_running(client, "sleep", seconds=1.5)
     worker.signal(signal.SIGTERM)
     waiting = client.submit("echo", text="after the signal")  # a stopping worker takes nothing new
     assert worker.wait() == 0
@@ -78,9 +77,8 @@ def test_tasks_claimed_ahead_are_given_back_in_order(
     """One child runs a task and one more is claimed ahead; on SIGTERM the one claimed ahead goes
     back to the taking end of pending, unclaimed, ahead of everything queued after it."""
     worker = start_worker("--concurrency", "1")
-    running = client.submit("sleep", seconds=1.5)
+    running = submit_running(client, "sleep", seconds=1.5)
     ahead, *queued = [client.submit("echo", text=str(n)) for n in range(3)]
-    wait_state(r, prefix, running.task_id, "executing")
     wait_state(r, prefix, ahead.task_id, "executing")  # claimed, waiting for the child
     assert r.hget(f"{prefix}:task:{queued[0].task_id}", "state") == "pending"
     worker.signal(signal.SIGTERM)
@@ -100,8 +98,7 @@ def test_tasks_claimed_ahead_are_given_back_in_order(
 
 def test_shutdown_timeout_kills_a_long_task(start_worker: Any, client: Client, r: redis.Redis, prefix: str) -> None:
     worker = start_worker("--shutdown-timeout", "0.5")
-    task = client.submit("sleep", seconds=600)
-    wait_state(r, prefix, task.task_id, "executing")
+    task = submit_running(client, "sleep", seconds=600)
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0
     fields = r.hgetall(f"{prefix}:task:{task.task_id}")
@@ -115,8 +112,7 @@ def test_shutdown_timeout_kills_a_long_task(start_worker: Any, client: Client, r
 def test_second_sigint_kills_at_once(start_worker: Any, client: Client, r: redis.Redis, prefix: str) -> None:
     # the shutdown timeout is far longer than the test may take: only the second signal ends the task
     worker = start_worker("--shutdown-timeout", "600")
-    task = client.submit("sleep", seconds=600)
-    wait_state(r, prefix, task.task_id, "executing")
+    task = submit_running(client, "sleep", seconds=600)
     worker.signal(signal.SIGINT)
     wait_for(lambda: "waiting up to 600 s for 1 running task(s)" in worker.log(), what="the first SIGINT")
     worker.signal(signal.SIGINT)
@@ -302,8 +298,7 @@ def test_redis_connection_loss(tmp_path: Path, prefix: str) -> None:
                 assert task.info().worker == worker_id
                 # the command listener is back too: a kill still reaches a running task
                 wait_listening(conn, prefix)
-                sleeper = client.submit("sleep", seconds=20)
-                wait_state(conn, prefix, sleeper.task_id, "executing")
+                sleeper = submit_running(client, "sleep", seconds=20)
                 assert sleeper.cancel() == "killing"
                 assert finished(conn, prefix, sleeper.task_id)["error-reason"] == "task was pubsub killed"
             # the heartbeat writes the worker hash again, whole
@@ -324,8 +319,7 @@ def test_children_die_with_a_killed_worker(start_worker: Any, client: Client, r:
     """A worker that dies hard takes its child processes and their tasks with it: nothing runs on
     unsupervised (a later recovery may run the task again)."""
     worker = start_worker("--concurrency", "1")
-    task = client.submit("sleep", seconds=60)
-    wait_state(r, prefix, task.task_id, "executing")
+    task = submit_running(client, "sleep", seconds=60)
     children = Path(f"/proc/{worker.proc.pid}/task/{worker.proc.pid}/children").read_text().split()
     assert children
     worker.signal(signal.SIGKILL)

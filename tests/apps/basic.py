@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from doshit import Registry
@@ -47,21 +48,30 @@ def hard_exit(code: int = 3) -> None:
     os._exit(code)
 
 
+def announce(marker: str | None) -> None:
+    """Tell a waiting test that the task is running now (a claimed task is `executing` before that)."""
+    if marker:
+        Path(marker).write_text(str(os.getpid()))
+
+
 @registry.task
-def sleep(seconds: float) -> float:
+def sleep(seconds: float, marker: str | None = None) -> float:
+    announce(marker)
     time.sleep(seconds)
     return seconds
 
 
 @registry.task
-async def async_sleep(seconds: float) -> float:
+async def async_sleep(seconds: float, marker: str | None = None) -> float:
+    announce(marker)
     await asyncio.sleep(seconds)
     return seconds
 
 
 @registry.task
-def stubborn(seconds: float) -> str:
+def stubborn(seconds: float, marker: str | None = None) -> str:
     """Ignores the first interrupt, like badly behaved code."""
+    announce(marker)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         with contextlib.suppress(KeyboardInterrupt):
