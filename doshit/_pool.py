@@ -60,7 +60,7 @@ class Pool(Protocol):
 
     def kill(self, task_id: str, reason: str) -> bool: ...
 
-    def release_waiting(self, reason: str) -> list[str]: ...
+    def release_waiting(self, reason: str) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -291,12 +291,11 @@ class ProcessPool:
         self._killers[task_id] = asyncio.create_task(self._escalate(child))
         return True
 
-    def release_waiting(self, reason: str) -> list[str]:
-        """Stop every task that has not started yet (they raise NotStarted); returns their ids."""
-        waiting = [task_id for task_id, stop in self._waiting.items() if not stop.done()]
-        for task_id in waiting:
-            self._waiting[task_id].set_result(reason)
-        return waiting
+    def release_waiting(self, reason: str) -> None:
+        """Stop every task that has not started yet: they raise NotStarted."""
+        for stop in self._waiting.values():
+            if not stop.done():
+                stop.set_result(reason)
 
     async def _escalate(self, child: Child) -> None:
         for signum, grace in KILL_STEPS:
@@ -351,8 +350,8 @@ class InlinePool:
         call.cancel()
         return True
 
-    def release_waiting(self, reason: str) -> list[str]:
-        return []
+    def release_waiting(self, reason: str) -> None:
+        pass
 
     async def close(self) -> None:
         pass
