@@ -136,9 +136,11 @@ def test_results_survive_a_lost_subscription(any_client: Any, start_worker: Any,
     assert task.wait_result(timeout=15) == 0.5
 
 
-def test_kill_all_reaches_workers(any_client: Any, start_worker: Any) -> None:
+def test_kill_all_reaches_workers(any_client: Any, start_worker: Any, r: redis.Redis, prefix: str) -> None:
     start_worker()
     start_worker()
+    channel = f"{prefix}:cmd"  # workers subscribe just after they register
+    wait_for(lambda: dict(r.pubsub_numsub(channel)).get(channel) == 2, what="both workers to listen")
     assert any_client.kill_all() == 2
 
 
