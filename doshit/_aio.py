@@ -102,8 +102,15 @@ class AsyncClient(ClientBase):
     ) -> None:
         super().__init__(url, prefix=prefix, queue=queue, virtual_memory_limit=virtual_memory_limit, settings=settings)
         self.redis = self.settings.async_redis()
-        self._scripts = {name: self.redis.register_script(spec.source) for name, spec in SCRIPTS.items()}
         self._subscriber = _AsyncSubscriber(self.settings.async_redis, self.keys.results)
+
+    async def _script(self, name: str, keys: tuple[str, ...], argv: tuple[Any, ...]) -> Any:
+        spec = SCRIPTS[name]
+        try:
+            return await self.redis.evalsha(spec.sha, len(keys), *keys, *argv)
+        except redis.exceptions.NoScriptError:
+            await self.redis.script_load(spec.source)
+            return await self.redis.evalsha(spec.sha, len(keys), *keys, *argv)
 
     async def _run(self, flow: p.Flow[T]) -> T:
         watches = FlowWatches(self._subscriber.watches, asyncio.Event)
@@ -115,7 +122,7 @@ class AsyncClient(ClientBase):
                 if isinstance(step, p.Call):
                     reply = await self.redis.execute_command(*step.args)
                 elif isinstance(step, p.RunScript):
-                    reply = await self._scripts[step.name](keys=step.keys, args=step.argv)
+                    reply = await self._script(step.name, step.keys, step.argv)
                 elif isinstance(step, p.Subscribe):
                     await self._subscriber.ensure()
                     reply = None
