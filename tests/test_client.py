@@ -12,6 +12,7 @@ from doshit import Client, ConfigError, TaskExists, TaskFailed, TaskNotFound, Ta
 from doshit._config import mask_url, resolve
 
 from .conftest import assert_clean, wait_for
+from .test_worker_failures import wait_listening
 
 
 def test_submit_returns_at_once_and_queues(any_client: Any, r: redis.Redis, prefix: str) -> None:
@@ -139,8 +140,7 @@ def test_results_survive_a_lost_subscription(any_client: Any, start_worker: Any,
 def test_kill_all_reaches_workers(any_client: Any, start_worker: Any, r: redis.Redis, prefix: str) -> None:
     start_worker()
     start_worker()
-    channel = f"{prefix}:cmd"  # workers subscribe just after they register
-    wait_for(lambda: dict(r.pubsub_numsub(channel)).get(channel) == 2, what="both workers to listen")
+    wait_listening(r, prefix, workers=2)  # workers subscribe just after they register
     assert any_client.kill_all() == 2
 
 
