@@ -1,4 +1,8 @@
-"""Generate doshit/_schema.py and the tables of schema/SPEC.md from schema/schema.json.
+"""Generate the code of both languages and the tables of schema/SPEC.md from schema/schema.json.
+
+Outputs: doshit/_schema.py (Python constants), clients/node/lib/schema.js and
+clients/node/lib/fields.d.ts (the same facts and the task fields' TypeScript types for Node), and the
+tables of SPEC.md.
 
     python schema/codegen.py           rewrite both
     python schema/codegen.py --check   exit 1 if either is out of date
@@ -19,6 +23,8 @@ SCHEMA_DIR = Path(__file__).resolve().parent
 ROOT = SCHEMA_DIR.parent
 SCHEMA_FILE = SCHEMA_DIR / "schema.json"
 PY_OUT = ROOT / "doshit" / "_schema.py"
+NODE_OUT = ROOT / "clients" / "node" / "lib" / "schema.js"
+NODE_TYPES_OUT = ROOT / "clients" / "node" / "lib" / "fields.d.ts"
 SPEC = SCHEMA_DIR / "SPEC.md"
 BEGIN = "<!-- BEGIN GENERATED {name}: edit schema.json and run `make schema` -->"
 END = "<!-- END GENERATED {name} -->"
@@ -113,13 +119,72 @@ def render_python(schema: dict[str, Any]) -> str:
     out.append(doc_line("One Lua script: its source, its SHA1 (for EVALSHA) and the names of its KEYS and ARGV."))
     out.append("\n    source: str\n    sha: str\n    keys: tuple[str, ...]\n    argv: tuple[str, ...]\n\n\n")
     out.append("SCRIPTS: Final[dict[str, ScriptSpec]] = {\n")
-    for name, spec in schema["scripts"].items():
-        source = (SCHEMA_DIR / spec["file"]).read_text()
-        sha = hashlib.sha1(source.encode()).hexdigest()
-        out.append(f"    {name!r}: ScriptSpec(\n        source={source!r},\n        sha={sha!r},\n")
+    for name, spec in scripts_with_source(schema).items():
+        out.append(f"    {name!r}: ScriptSpec(\n        source={spec['source']!r},\n        sha={spec['sha']!r},\n")
         out.append(f"        keys={tuple(spec['keys'])!r},\n        argv={tuple(spec['argv'])!r},\n    ),\n")
     out.append("}\n")
     out.append('"""The atomic operations, one Lua script each (schema/scripts/)."""\n')
+    return "".join(out)
+
+
+def scripts_with_source(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each script's schema.json entry plus its Lua source and SHA1 (for EVALSHA)."""
+    scripts = {}
+    for name, spec in schema["scripts"].items():
+        source = (SCHEMA_DIR / spec["file"]).read_text()
+        scripts[name] = {**spec, "source": source, "sha": hashlib.sha1(source.encode()).hexdigest()}
+    return scripts
+
+
+def render_node(schema: dict[str, Any]) -> str:
+    """schema.json as a frozen CommonJS module, with the scripts' sources: the npm package carries it."""
+    facts = {key: value for key, value in schema.items() if not key.startswith("$")}
+    facts["scripts"] = scripts_with_source(schema)
+    body = json.dumps(facts, indent=2, ensure_ascii=False)
+    return (
+        "// The doshit wire schema for Node.js.\n"
+        "// GENERATED from schema/schema.json and schema/scripts/ by schema/codegen.py: do not edit by hand.\n"
+        "'use strict';\n\n"
+        "function freeze(value) {\n"
+        "  if (value && typeof value === 'object') Object.values(value).forEach(freeze);\n"
+        "  return Object.freeze(value);\n"
+        "}\n\n"
+        f"module.exports = freeze({body});\n"
+    )
+
+
+def camel(name: str) -> str:
+    """A hash field name as a JavaScript property name: result-value -> resultValue."""
+    head, *rest = name.split("-")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def ts_type(field: dict[str, Any], schema: dict[str, Any]) -> str:
+    if field["name"] == "state":
+        return " | ".join(f"'{state}'" for state in schema["states"])
+    if field["name"] == "result":
+        return " | ".join(f"'{result}'" for result in schema["results"])
+    return {
+        "string": "string",
+        "enum": "string",
+        "timestamp": "Date",
+        "integer": "number",
+        "json-object": "Record<string, unknown>",
+        "json": "unknown",
+    }[field["type"]]
+
+
+def render_node_types(schema: dict[str, Any]) -> str:
+    """The task hash's fields as decoded by the Node client, for its type declarations."""
+    out = [
+        "// GENERATED from schema/schema.json by schema/codegen.py: do not edit by hand.\n\n",
+        "/** The task hash's fields, decoded; null when the hash does not have the field. */\n",
+        "export interface TaskFields {\n",
+    ]
+    for field in schema["task_fields"]:
+        out.append(f"  /** `{field['name']}`: {field['doc']} */\n")
+        out.append(f"  readonly {camel(field['name'])}: {ts_type(field, schema)} | null;\n")
+    out.append("}\n")
     return "".join(out)
 
 
@@ -162,7 +227,7 @@ def render_spec(schema: dict[str, Any], spec_text: str) -> str:
         if not pattern.search(spec_text):
             raise SystemExit(f"SPEC.md has no generated section {name!r}")
         replacement = f"{begin}\n{body}\n{end}"
-        spec_text = pattern.sub(lambda _m, text=replacement: text, spec_text)
+        spec_text = pattern.sub(replacement.replace("\\", "\\\\"), spec_text)  # a template: backslashes doubled
     return spec_text
 
 
@@ -179,20 +244,30 @@ def check_scripts(schema: dict[str, Any]) -> list[str]:
     return problems
 
 
+def current(path: Path, text: str) -> bool:
+    return path.exists() and path.read_text() == text
+
+
 def main(argv: list[str]) -> int:
     schema = json.loads(SCHEMA_FILE.read_text())
     problems = check_scripts(schema)
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 1
-    outputs = {PY_OUT: render_python(schema), SPEC: render_spec(schema, SPEC.read_text())}
+    outputs = {
+        PY_OUT: render_python(schema),
+        NODE_OUT: render_node(schema),
+        NODE_TYPES_OUT: render_node_types(schema),
+        SPEC: render_spec(schema, SPEC.read_text()),
+    }
     if "--check" in argv:
-        stale = [str(path.relative_to(ROOT)) for path, text in outputs.items() if path.read_text() != text]
+        stale = [str(path.relative_to(ROOT)) for path, text in outputs.items() if not current(path, text)]
         if stale:
             print(f"out of date with schema/schema.json: {', '.join(stale)}; run `make schema`", file=sys.stderr)
             return 1
         return 0
     for path, text in outputs.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return 0
 

@@ -1,0 +1,414 @@
+// The doshit wire schema for Node.js.
+// GENERATED from schema/schema.json and schema/scripts/ by schema/codegen.py: do not edit by hand.
+'use strict';
+
+function freeze(value) {
+  if (value && typeof value === 'object') Object.values(value).forEach(freeze);
+  return Object.freeze(value);
+}
+
+module.exports = freeze({
+  "schema_version": 2,
+  "defaults": {
+    "prefix": "doshit",
+    "queue": "default"
+  },
+  "keys": {
+    "task": {
+      "pattern": "{prefix}:task:{task_id}",
+      "type": "hash",
+      "legacy": true,
+      "doc": "One task: what to run, its state, its result."
+    },
+    "pending": {
+      "pattern": "{prefix}:{queue}:pending",
+      "type": "list",
+      "legacy": true,
+      "doc": "Task ids waiting to run. Producers LPUSH, workers pop from the right, so the right end is the oldest (FIFO)."
+    },
+    "executing": {
+      "pattern": "{prefix}:{queue}:executing",
+      "type": "list",
+      "legacy": true,
+      "doc": "Task ids a worker has taken (BRPOPLPUSH from pending) and not yet finished."
+    },
+    "worker": {
+      "pattern": "{prefix}:worker:{worker_id}",
+      "type": "hash",
+      "legacy": true,
+      "doc": "One live worker. Expires unless its heartbeat renews it; deleted on clean shutdown."
+    }
+  },
+  "channels": {
+    "results": {
+      "pattern": "{prefix}:results",
+      "legacy": true,
+      "doc": "A worker PUBLISHes the finished task's hash key (not the bare id), e.g. doshit:task:ID."
+    },
+    "cmd": {
+      "pattern": "{prefix}:cmd",
+      "legacy": true,
+      "doc": "Commands to every worker of this prefix."
+    }
+  },
+  "commands": {
+    "kill": {
+      "pattern": "task:kill:{task_key}",
+      "legacy": true,
+      "doc": "The worker running that task kills it (SIGINT, SIGTERM, SIGKILL about a second apart) and finishes it failed."
+    },
+    "kill_all": {
+      "pattern": "task:kill:all",
+      "legacy": true,
+      "doc": "Every worker kills every task it runs."
+    }
+  },
+  "task_id": {
+    "regex": "^[^\\s\\x00-\\x1f\\x7f]{1,256}$",
+    "doc": "1 to 256 characters, no whitespace or control characters. Generated ids are uuid4 strings; legacy Python used uuid1."
+  },
+  "timestamp": {
+    "strftime": "%Y-%m-%dT%H:%M:%S.%fZ",
+    "regex": "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}Z$",
+    "example": "2015-12-05T00:19:01.834909Z",
+    "doc": "UTC, six fractional digits, literal Z. Used by every *-created field and inside datetime values."
+  },
+  "datetime_value": {
+    "type_key": "type",
+    "type_value": "datetime",
+    "value_key": "value",
+    "doc": "A datetime inside args or result-value is the JSON object {\"type\": \"datetime\", \"value\": TIMESTAMP}."
+  },
+  "states": {
+    "pending": "Submitted; its id is on the pending list.",
+    "executing": "A worker took it; its id is on the executing list and `worker` names the worker.",
+    "finished": "Terminal. `result` says successful or failed. A finished task never changes again."
+  },
+  "transitions": [
+    {
+      "from": null,
+      "to": "pending",
+      "by": "producer",
+      "how": "submit script: HSET the hash and LPUSH the id, atomically; refused if the hash exists"
+    },
+    {
+      "from": "pending",
+      "to": "executing",
+      "by": "worker",
+      "how": "BRPOPLPUSH pending -> executing, then the claim script sets state, executing-created, worker, queue"
+    },
+    {
+      "from": "executing",
+      "to": "finished",
+      "by": "worker named in `worker`",
+      "how": "finish script: result fields, LREM executing, EXPIRE, then PUBLISH the hash key on results"
+    },
+    {
+      "from": "pending",
+      "to": "finished",
+      "by": "any client (cancel)",
+      "how": "cancel script: LREM pending, result failed with the cancelled reason, PUBLISH"
+    },
+    {
+      "from": "executing",
+      "to": "pending",
+      "by": "worker named in `worker`",
+      "how": "unclaim script, for a task claimed ahead that never started when the worker shuts down: state back to pending, executing-created and worker removed, id moved back to the taking end of pending"
+    }
+  ],
+  "results": {
+    "successful": "The function returned; result-value holds its JSON (always written, falsy values included).",
+    "failed": "error-reason says why in one line; error-exception holds the traceback when there is one."
+  },
+  "task_fields": [
+    {
+      "name": "function",
+      "type": "string",
+      "by": "producer",
+      "legacy": true,
+      "doc": "The registered name of the function to run."
+    },
+    {
+      "name": "state",
+      "type": "enum",
+      "by": "producer, worker, cancel",
+      "legacy": true,
+      "doc": "pending, executing or finished."
+    },
+    {
+      "name": "args",
+      "type": "json-object",
+      "by": "producer",
+      "legacy": true,
+      "doc": "JSON object of named arguments. Written compact; legacy producers pretty-printed it with indent 2, which readers accept."
+    },
+    {
+      "name": "pending-created",
+      "type": "timestamp",
+      "by": "producer",
+      "legacy": true,
+      "doc": "When it was submitted. The legacy Node producer omitted it."
+    },
+    {
+      "name": "executing-created",
+      "type": "timestamp",
+      "by": "worker",
+      "legacy": true,
+      "doc": "When a worker took it."
+    },
+    {
+      "name": "finished-created",
+      "type": "timestamp",
+      "by": "worker, cancel",
+      "legacy": true,
+      "doc": "When it finished."
+    },
+    {
+      "name": "result",
+      "type": "enum",
+      "by": "worker, cancel",
+      "legacy": true,
+      "doc": "successful or failed."
+    },
+    {
+      "name": "result-value",
+      "type": "json",
+      "by": "worker",
+      "legacy": true,
+      "doc": "JSON of the return value, on success. Always written, also for 0, \"\", false, [], {} and null."
+    },
+    {
+      "name": "error-reason",
+      "type": "string",
+      "by": "worker, cancel",
+      "legacy": true,
+      "doc": "One readable line on failure, e.g. `ValueError: bad input` or `task was pubsub killed`."
+    },
+    {
+      "name": "error-exception",
+      "type": "string",
+      "by": "worker",
+      "legacy": true,
+      "doc": "The traceback or other detail text, on failure."
+    },
+    {
+      "name": "username",
+      "type": "string",
+      "by": "producer",
+      "legacy": true,
+      "doc": "Optional free text naming who submitted it."
+    },
+    {
+      "name": "virtual-memory-limit",
+      "type": "integer",
+      "by": "producer",
+      "legacy": true,
+      "doc": "Optional bytes; the worker sets RLIMIT_AS to it for the task's process."
+    },
+    {
+      "name": "schema-version",
+      "type": "integer",
+      "by": "producer",
+      "legacy": false,
+      "doc": "The schema version the producer wrote. Absent on tasks written by legacy producers."
+    },
+    {
+      "name": "queue",
+      "type": "string",
+      "by": "producer, worker",
+      "legacy": false,
+      "doc": "The queue the task was pushed on; the worker records the queue it took it from."
+    },
+    {
+      "name": "worker",
+      "type": "string",
+      "by": "worker",
+      "legacy": false,
+      "doc": "Id of the worker that took the task; only that worker may finish it."
+    },
+    {
+      "name": "result-ttl",
+      "type": "integer",
+      "by": "producer",
+      "legacy": false,
+      "doc": "Optional seconds to keep the hash once finished (0 keeps it forever). Without it the worker's default applies."
+    }
+  ],
+  "worker_fields": [
+    {
+      "name": "hostname",
+      "type": "string",
+      "legacy": true,
+      "doc": "The worker machine's host name."
+    },
+    {
+      "name": "ipaddress",
+      "type": "string",
+      "legacy": true,
+      "doc": "The worker machine's address, as far as it can tell."
+    },
+    {
+      "name": "pid",
+      "type": "integer",
+      "legacy": true,
+      "doc": "The worker process id."
+    },
+    {
+      "name": "registered",
+      "type": "timestamp",
+      "legacy": true,
+      "doc": "When the worker started."
+    },
+    {
+      "name": "schema-version",
+      "type": "integer",
+      "legacy": false,
+      "doc": "The schema version the worker speaks."
+    },
+    {
+      "name": "queue",
+      "type": "string",
+      "legacy": false,
+      "doc": "The queue it serves."
+    },
+    {
+      "name": "functions",
+      "type": "json-array",
+      "legacy": false,
+      "doc": "The registered function names it runs."
+    },
+    {
+      "name": "pool",
+      "type": "enum",
+      "legacy": false,
+      "doc": "process (long-lived child processes) or inline (in the worker process)."
+    },
+    {
+      "name": "concurrency",
+      "type": "integer",
+      "legacy": false,
+      "doc": "How many tasks it runs at once."
+    },
+    {
+      "name": "heartbeat",
+      "type": "timestamp",
+      "legacy": false,
+      "doc": "Renewed every heartbeat-interval seconds, together with the key's expiry."
+    },
+    {
+      "name": "heartbeat-interval",
+      "type": "integer",
+      "legacy": false,
+      "doc": "Seconds between heartbeats. The key expires 3 intervals after the last one, so a worker that died hard disappears."
+    },
+    {
+      "name": "version",
+      "type": "string",
+      "legacy": false,
+      "doc": "The doshit package version of the worker."
+    }
+  ],
+  "heartbeat": {
+    "interval_seconds": 5,
+    "expiry_intervals": 3
+  },
+  "result_ttl_seconds": 604800,
+  "error_reasons": {
+    "pubsub_killed": "task was pubsub killed",
+    "terminated": "task / process was killed before completion",
+    "returncode": "task's process returncode was {code}",
+    "cancelled": "task was cancelled before it started",
+    "empty_function": "task has no function name",
+    "bad_state": "task state was '{state}' when a worker took it, expected 'pending'",
+    "unknown_function": "no function named '{function}' is registered on this worker",
+    "args_not_json": "args is not valid JSON: {detail}",
+    "args_not_object": "args must be a JSON object of named arguments, got {kind}",
+    "args_bind": "arguments do not match {function}{signature}: {detail}",
+    "result_encode": "the return value of {function} cannot be stored as JSON: {detail}",
+    "memory_limit_inline": "virtual-memory-limit needs the process pool; this worker runs --pool inline",
+    "bad_memory_limit": "virtual-memory-limit must be a positive integer number of bytes, got '{value}'"
+  },
+  "scripts": {
+    "submit": {
+      "file": "scripts/submit.lua",
+      "keys": [
+        "task",
+        "pending"
+      ],
+      "argv": [
+        "task_id",
+        "field_values..."
+      ],
+      "returns": "1 when queued, 0 when the task hash already exists (nothing written)",
+      "source": "-- submit: create a task hash and queue its id, atomically.\n-- KEYS: task, pending\n-- ARGV: task_id, field_values...\n-- Returns 1 when queued, 0 when the task hash already exists (then nothing is written).\nif redis.call('EXISTS', KEYS[1]) == 1 then\n  return 0\nend\nredis.call('HSET', KEYS[1], unpack(ARGV, 2))\nredis.call('LPUSH', KEYS[2], ARGV[1])\nreturn 1\n",
+      "sha": "30f29da238cb1be2c00617f318fc41a41f5e2006"
+    },
+    "claim": {
+      "file": "scripts/claim.lua",
+      "keys": [
+        "task",
+        "executing",
+        "pending"
+      ],
+      "argv": [
+        "task_id",
+        "worker_id",
+        "queue",
+        "now"
+      ],
+      "returns": "{'run', function, args, virtual-memory-limit} or {'invalid', state, function} (claimed, to be failed) or {'skip', state} or {'missing'} (id dropped from executing); each followed by the pending list's length",
+      "source": "-- claim: a worker takes a task whose id it has just moved from pending to executing.\n-- KEYS: task, executing, pending\n-- ARGV: task_id, worker_id, queue, now\n-- Returns one of these, each followed by the pending list's length (so the worker knows whether\n-- to take more at once or wait):\n--   {'run', function, args, virtual-memory-limit, n}  claimed; run it\n--   {'invalid', state, function, n}                   claimed, but it cannot run; the worker fails it\n--   {'skip', state, n}                                another worker runs it or it is finished; id dropped\n--   {'missing', n}                                    no such hash; id dropped\nlocal backlog = redis.call('LLEN', KEYS[3])\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'function', 'args', 'virtual-memory-limit')\nlocal state, fn, args, vml = fields[1], fields[2], fields[3], fields[4]\nif redis.call('EXISTS', KEYS[1]) == 0 then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return {'missing', backlog}\nend\nif state == 'executing' or state == 'finished' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return {'skip', state, backlog}\nend\nredis.call('HSET', KEYS[1], 'state', 'executing', 'executing-created', ARGV[4],\n  'worker', ARGV[2], 'queue', ARGV[3])\nif state ~= 'pending' or not fn or fn == '' then\n  return {'invalid', state or '', fn or '', backlog}\nend\nreturn {'run', fn, args or '', vml or '', backlog}\n",
+      "sha": "99815e8e498aab875419a0c629d07a28292ebdef"
+    },
+    "finish": {
+      "file": "scripts/finish.lua",
+      "keys": [
+        "task",
+        "executing"
+      ],
+      "argv": [
+        "task_id",
+        "worker_id",
+        "results_channel",
+        "default_ttl",
+        "field_values..."
+      ],
+      "returns": "1 finished and published, 0 the hash is gone, -1 the task is no longer this worker's to finish",
+      "source": "-- finish: record a task's result, drop its id from executing, publish its hash key.\n-- KEYS: task, executing\n-- ARGV: task_id, worker_id, results_channel, default_ttl, field_values...\n-- Returns 1 finished and published, 0 the hash is gone (its id is dropped from executing), -1 the\n-- task is no longer this worker's to finish (state is not executing, or another worker took it);\n-- then nothing is touched, not even executing, whose entry is no longer this worker's either.\nif redis.call('EXISTS', KEYS[1]) == 0 then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return 0\nend\nlocal owner = redis.call('HMGET', KEYS[1], 'state', 'worker', 'result-ttl')\nif owner[1] ~= 'executing' or owner[2] ~= ARGV[2] then\n  return -1\nend\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nredis.call('HSET', KEYS[1], unpack(ARGV, 5))\nlocal ttl = tonumber(owner[3] or ARGV[4]) or tonumber(ARGV[4])\nif ttl and ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[3], KEYS[1])\nreturn 1\n",
+      "sha": "827f9062c8fbcb315b08c828320344a73f0bd590"
+    },
+    "unclaim": {
+      "file": "scripts/unclaim.lua",
+      "keys": [
+        "task",
+        "executing",
+        "pending"
+      ],
+      "argv": [
+        "task_id",
+        "worker_id"
+      ],
+      "returns": "1 given back, 0 not this worker's to give back",
+      "source": "-- unclaim: give back a task this worker claimed but never started (it was waiting for a free\n-- slot when the worker shut down). It goes to the right end of pending, so it is taken next.\n-- KEYS: task, executing, pending\n-- ARGV: task_id, worker_id\n-- Returns 1 when given back, 0 when the task was not this worker's to give back.\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'worker')\nif fields[1] ~= 'executing' or fields[2] ~= ARGV[2] then\n  return 0\nend\nredis.call('HSET', KEYS[1], 'state', 'pending')\nredis.call('HDEL', KEYS[1], 'executing-created', 'worker')\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nredis.call('RPUSH', KEYS[3], ARGV[1])\nreturn 1\n",
+      "sha": "d19af9c6364cc29779dcbae6855521c9784e4d33"
+    },
+    "cancel": {
+      "file": "scripts/cancel.lua",
+      "keys": [
+        "task",
+        "pending"
+      ],
+      "argv": [
+        "task_id",
+        "results_channel",
+        "cmd_channel",
+        "kill_command",
+        "now",
+        "reason"
+      ],
+      "returns": "'cancelled' (was pending), 'killing' (kill command sent), 'finished', or 'missing'",
+      "source": "-- cancel: stop a task. A pending task is taken off its queue and finished failed at once;\n-- for an executing one the kill command goes to the workers.\n-- KEYS: task, pending\n-- ARGV: task_id, results_channel, cmd_channel, kill_command, now, reason\n-- Returns 'cancelled' (was pending), 'killing' (kill command sent), 'finished' or 'missing'.\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'result-ttl')\nlocal state, ttl = fields[1], tonumber(fields[2])\nif not state then\n  return 'missing'\nend\nif state == 'executing' then\n  redis.call('PUBLISH', ARGV[3], ARGV[4])\n  return 'killing'\nend\nif state ~= 'pending' then\n  return state\nend\nredis.call('LREM', KEYS[2], 0, ARGV[1])\nredis.call('HSET', KEYS[1], 'state', 'finished', 'result', 'failed',\n  'error-reason', ARGV[6], 'finished-created', ARGV[5])\nif ttl and ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[2], KEYS[1])\nreturn 'cancelled'\n",
+      "sha": "3ecd577f34f7ee0376b6e588f2c1c2e7558b5543"
+    }
+  }
+});
