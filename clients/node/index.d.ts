@@ -1,0 +1,189 @@
+// Type declarations of doshit for Node.js (CommonJS: `const doshit = require('doshit')`).
+// The task hash's fields come from lib/fields.d.ts, generated from schema/schema.json.
+
+import { EventEmitter } from 'node:events';
+import type { RedisClientOptions, RedisClientType } from '@redis/client';
+import type { TaskFields as GeneratedTaskFields } from './lib/fields';
+
+/** The legacy 1.1.2 entry point: `require('doshit')(redisUrl, prefix, queue)`. */
+declare function doshit(redisUrl?: string, prefix?: string, queue?: string): doshit.LegacyClient;
+
+declare namespace doshit {
+  /** The task hash's fields, decoded (generated from schema/schema.json). */
+  type TaskFields = GeneratedTaskFields;
+
+  /** A value that travels as doshit JSON. BigInt carries integers beyond 2^53; a Date travels as a legacy datetime. */
+  type Value = null | boolean | number | bigint | string | Date | Value[] | { [key: string]: Value | undefined };
+
+  interface ClientOptions {
+    /** redis://, rediss:// or unix:///path?db=N. Default: DOSHIT_REDIS_URL, else redis://127.0.0.1:6379/0. */
+    url?: string;
+    /** Key prefix. Default: DOSHIT_APP_PREFIX, else 'doshit'. */
+    prefix?: string;
+    /** Queue submits go to. Default: DOSHIT_QUEUE, else 'default'. */
+    queue?: string;
+    /** Bytes of address space each submitted task may use. Default: DOSHIT_TASK_VIRTUAL_MEMORY_LIMIT. */
+    virtualMemoryLimit?: number;
+    /** More node-redis options for both connections (they override the URL's). */
+    redis?: RedisClientOptions;
+  }
+
+  interface SubmitOptions {
+    queue?: string;
+    /** Your own id; refused with TaskExistsError if a task with it exists. Default: a uuid4. */
+    taskId?: string;
+    username?: string;
+    virtualMemoryLimit?: number | bigint;
+    /** Seconds to keep the finished task hash; 0 keeps it forever. Default: the worker's (7 days). */
+    resultTtl?: number | bigint;
+  }
+
+  interface WaitOptions {
+    /** Milliseconds; without it, wait as long as it takes. */
+    timeout?: number;
+  }
+
+  type CallOptions = SubmitOptions & WaitOptions;
+
+  type CancelOutcome = 'cancelled' | 'killing' | 'finished' | 'missing';
+
+  /** A snapshot of a task hash: `fields` raw, every schema field decoded (null when absent). */
+  class TaskInfo implements TaskFields {
+    constructor(id: string, fields: Record<string, string>);
+    readonly id: string;
+    readonly fields: Readonly<Record<string, string>>;
+    readonly finished: boolean;
+    /** The return value of a successful task; throws TaskFailedError for a failed one. */
+    outcome(): unknown;
+    /** Every field the hash has, decoded. */
+    toObject(): { id: string } & Partial<TaskFields>;
+    readonly function: TaskFields['function'];
+    readonly state: TaskFields['state'];
+    readonly args: TaskFields['args'];
+    readonly pendingCreated: TaskFields['pendingCreated'];
+    readonly executingCreated: TaskFields['executingCreated'];
+    readonly finishedCreated: TaskFields['finishedCreated'];
+    readonly result: TaskFields['result'];
+    readonly resultValue: TaskFields['resultValue'];
+    readonly errorReason: TaskFields['errorReason'];
+    readonly errorException: TaskFields['errorException'];
+    readonly username: TaskFields['username'];
+    readonly virtualMemoryLimit: TaskFields['virtualMemoryLimit'];
+    readonly schemaVersion: TaskFields['schemaVersion'];
+    readonly queue: TaskFields['queue'];
+    readonly worker: TaskFields['worker'];
+    readonly resultTtl: TaskFields['resultTtl'];
+  }
+
+  class Task<R = unknown> {
+    readonly client: Client;
+    readonly id: string;
+    /** The task hash's key. */
+    readonly key: string;
+    /** The queue it was submitted to (null for a handle made by client.task(id)). */
+    readonly queue: string | null;
+    /** The return value; rejects with TaskFailedError, TaskTimeoutError or TaskNotFoundError. */
+    result(options?: WaitOptions): Promise<R>;
+    /** The finished task, failed or not. */
+    wait(options?: WaitOptions): Promise<TaskInfo>;
+    poll(): Promise<boolean>;
+    info(): Promise<TaskInfo>;
+    cancel(): Promise<CancelOutcome>;
+  }
+
+  class Client extends EventEmitter {
+    readonly prefix: string;
+    readonly queue: string;
+    readonly keys: Keys;
+    /** The node-redis connection commands go out on. */
+    readonly redis: RedisClientType;
+    /** How many task keys are still watched or kept (0 once every result was delivered). */
+    readonly watching: number;
+    submit<R = unknown>(fn: string, args?: Record<string, Value | undefined>, options?: SubmitOptions): Promise<Task<R>>;
+    call<R = unknown>(fn: string, args?: Record<string, Value | undefined>, options?: CallOptions): Promise<R>;
+    /** A handle to any existing task by id; no I/O. */
+    task<R = unknown>(taskId: string): Task<R>;
+    getTask(taskId: string): Promise<TaskInfo>;
+    cancel(taskId: string, queue?: string | null): Promise<CancelOutcome>;
+    /** Ask every worker of this prefix to kill what it runs; resolves with how many heard it. */
+    killAll(): Promise<number>;
+    close(): Promise<void>;
+    on(event: 'error', listener: (error: Error) => void): this;
+  }
+
+  function createClient(options?: ClientOptions): Promise<Client>;
+
+  /** A task hash as the legacy client hands it out: field names as in Redis, JSON and timestamps decoded. */
+  type LegacyTask = Record<string, unknown>;
+  type LegacyCallback = (error: unknown, value: unknown, task: LegacyTask | null) => void;
+
+  class LegacyClient extends EventEmitter {
+    task(name: string, args: Record<string, Value | undefined>, cb?: LegacyCallback): string;
+    taskwithid(taskId: string, name: string, args: Record<string, Value | undefined>, cb?: LegacyCallback): string;
+    gettask(taskId: string, cb: (error: Error | null, task: LegacyTask | null) => void): void;
+    quit(cb?: (error: Error | null) => void): Promise<void>;
+    end(): void;
+    on(event: 'success', listener: (value: unknown, task: LegacyTask, taskId: string) => void): this;
+    on(event: 'failure', listener: (error: unknown, task: LegacyTask, taskId: string) => void): this;
+    on(event: 'error', listener: (error: Error) => void): this;
+  }
+
+  /** The keys, channels and commands of one prefix. */
+  class Keys {
+    constructor(prefix?: string);
+    readonly prefix: string;
+    readonly results: string;
+    readonly cmd: string;
+    readonly killAll: string;
+    task(taskId: string): string;
+    taskId(taskKey: string): string | null;
+    pending(queue: string): string;
+    executing(queue: string): string;
+    worker(workerId: string): string;
+    kill(taskId: string): string;
+  }
+
+  /** A Date that keeps the microseconds of a doshit timestamp (`micros`: 0 to 999 below the millisecond). */
+  class DoshitDate extends Date {
+    constructor(time: number | string | Date, micros?: number);
+    readonly micros: number;
+    static fromTimestamp(text: string): DoshitDate;
+    toTimestamp(): string;
+  }
+
+  /** Compact JSON, exactly as the Python client writes it; EncodeError for what JSON cannot hold exactly. */
+  function encode(value: unknown, name?: string): string;
+  /** JSON text; integers beyond 2^53 become BigInt, legacy datetimes DoshitDate. */
+  function decode(text: string): unknown;
+  function formatTimestamp(date: Date): string;
+  function parseTimestamp(text: string): DoshitDate;
+
+  /** schema/schema.json, with each script's Lua source and SHA1. */
+  const schema: Readonly<Record<string, any>>;
+
+  class DoshitError extends Error {}
+  class EncodeError extends DoshitError {}
+  class DecodeError extends DoshitError {}
+  class ConfigError extends DoshitError {}
+  class TaskExistsError extends DoshitError {
+    readonly taskId: string;
+  }
+  class TaskNotFoundError extends DoshitError {
+    readonly taskId: string;
+  }
+  class TaskTimeoutError extends DoshitError {
+    readonly taskId: string;
+    readonly timeout: number;
+    readonly state: string | null;
+  }
+  class TaskFailedError extends DoshitError {
+    readonly taskId: string;
+    /** The task's error-reason: one readable line. */
+    readonly errorReason: string;
+    /** The task's error-exception: usually the remote traceback ('' when there is none). */
+    readonly errorException: string;
+    readonly task: TaskInfo;
+  }
+}
+
+export = doshit;

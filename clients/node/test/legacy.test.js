@@ -1,0 +1,116 @@
+'use strict';
+// The legacy 1.1.2 API: require('doshit')(url, prefix, queue), callbacks and events.
+
+const assert = require('node:assert/strict');
+const { after, before, test } = require('node:test');
+const doshit = require('..');
+const { startRedis, raw, newPrefix, workOne } = require('./helpers');
+
+let server;
+let redis;
+
+before(async () => {
+  server = await startRedis();
+  redis = await raw(server.url);
+});
+after(async () => {
+  await redis?.close();
+  await server?.stop();
+});
+
+function called() {
+  let done;
+  const promise = new Promise((resolve) => {
+    done = (...args) => resolve(args);
+  });
+  return { promise, done };
+}
+
+const echo = (fn, args) => ({ value: args.text });
+
+test('task(): an id at once, then cb(null, value, task) and a success event', async () => {
+  const prefix = newPrefix();
+  const legacy = doshit(server.url, prefix, 'default');
+  assert.ok(legacy instanceof doshit.LegacyClient);
+  const events = [];
+  legacy.on('success', (...args) => events.push(['success', ...args]));
+  const cb = called();
+  const id = legacy.task('echo', { text: 'ooh yeeah' }, cb.done);
+  assert.match(id, /^[0-9a-f-]{36}$/);
+  assert.equal(await workOne(redis, prefix, echo), id);
+  const [err, value, task] = await cb.promise;
+  assert.equal(err, null);
+  assert.equal(value, 'ooh yeeah');
+  assert.equal(task.function, 'echo');
+  assert.equal(task.state, 'finished');
+  assert.equal(task.result, 'successful');
+  assert.deepStrictEqual(task.args, { text: 'ooh yeeah' });
+  assert.equal(task['result-value'], 'ooh yeeah');
+  assert.ok(task['pending-created'] instanceof Date);
+  assert.ok(task['finished-created'] instanceof Date);
+  assert.deepStrictEqual(events, [['success', 'ooh yeeah', task, id]]);
+  await legacy.quit();
+});
+
+test('a failed task: cb(error-exception, null, task) and a failure event', async () => {
+  const prefix = newPrefix();
+  const legacy = doshit(server.url, prefix);
+  const failures = [];
+  legacy.on('failure', (error, task, id) => failures.push(id));
+  const cb = called();
+  const id = legacy.task('fail', {}, cb.done);
+  await workOne(redis, prefix, () => ({ reason: 'ValueError: no', exception: 'Traceback: no' }));
+  const [err, value, task] = await cb.promise;
+  assert.equal(err, 'Traceback: no');
+  assert.equal(value, null);
+  assert.equal(task['error-reason'], 'ValueError: no');
+  assert.deepStrictEqual(failures, [id]);
+  // without an error-exception the task itself is the error, never an empty string
+  const second = called();
+  legacy.task('fail', {}, second.done);
+  await workOne(redis, prefix, () => ({ reason: 'task was pubsub killed', exception: '' }));
+  const [err2] = await second.promise;
+  assert.equal(err2['error-reason'], 'task was pubsub killed');
+  await legacy.quit();
+});
+
+test('taskwithid() and gettask()', async () => {
+  const prefix = newPrefix();
+  const legacy = doshit(server.url, prefix);
+  const cb = called();
+  assert.equal(legacy.taskwithid('my-id', 'echo', { text: 'x' }, cb.done), 'my-id');
+  await workOne(redis, prefix, echo);
+  await cb.promise;
+  const got = called();
+  legacy.gettask('my-id', got.done);
+  const [err, task] = await got.promise;
+  assert.equal(err, null);
+  assert.equal(task['result-value'], 'x');
+  const missing = called();
+  legacy.gettask('nope', missing.done);
+  assert.deepStrictEqual(await missing.promise, [null, null]);
+  // the id is taken now: the callback gets the error
+  const again = called();
+  legacy.taskwithid('my-id', 'echo', { text: 'y' }, again.done);
+  const [taken] = await again.promise;
+  assert.ok(taken instanceof doshit.TaskExistsError);
+  legacy.end();
+});
+
+test('bad arguments throw at once; end() fails the callbacks still waiting', async () => {
+  const prefix = newPrefix();
+  const legacy = doshit(server.url, prefix);
+  assert.throws(() => legacy.task('echo', { x: NaN }, () => {}), doshit.EncodeError);
+  assert.throws(() => legacy.task('', {}, () => {}), TypeError);
+  const cb = called();
+  legacy.task('echo', { text: 'never' }, cb.done);
+  legacy.end();
+  const [err] = await cb.promise;
+  assert.match(err.message, /ended before the task finished/);
+});
+
+test('a wrong address reaches the error event', async () => {
+  const legacy = doshit('redis://127.0.0.1:1/0', newPrefix());
+  const error = await new Promise((resolve) => legacy.on('error', resolve));
+  assert.match(error.message, /cannot connect to Redis/);
+});

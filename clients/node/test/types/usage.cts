@@ -1,0 +1,30 @@
+// Compiled by `npm run typecheck` (tsc --strict, never run): the declarations fit real use from CommonJS.
+import doshit = require('../..');
+
+async function main(): Promise<void> {
+  const client: doshit.Client = await doshit.createClient({ url: 'redis://127.0.0.1:6379/0', prefix: 'doshit' });
+  const task = await client.submit<string>('echo', { text: 'hi', when: new Date(), big: 2n ** 64n, none: undefined }, { queue: 'default' });
+  const text: string = await task.result({ timeout: 10_000 });
+  const sum = await client.call<number>('add', { a: 1, b: 2 });
+  const info = await client.getTask(task.id);
+  const created: Date | null = info.pendingCreated;
+  const state: 'pending' | 'executing' | 'finished' | null = info.state;
+  const outcome: doshit.CancelOutcome = await client.cancel(task.id);
+  try {
+    await client.task(task.id).result();
+  } catch (error) {
+    if (error instanceof doshit.TaskFailedError) console.log(error.errorReason, error.errorException, error.task.args);
+  }
+  client.on('error', (error: Error) => console.log(error.message));
+  console.log(text, sum, created, state, outcome, doshit.encode({ a: 1 }), doshit.DoshitDate.fromTimestamp('x').micros);
+  await client.close();
+
+  const legacy = doshit('redis://127.0.0.1:6379/0', 'doshit', 'default');
+  const id: string = legacy.task('echo', { text: 'hi' }, (err, value, hash) => console.log(err, value, hash?.['result-value']));
+  legacy.on('success', (value, hash, taskId: string) => console.log(value, hash, taskId));
+  legacy.gettask(id, (err, hash) => console.log(err, hash));
+  await legacy.quit();
+  legacy.end();
+}
+
+void main;

@@ -1,0 +1,185 @@
+'use strict';
+// The shared vectors in schema/vectors/, run in place against the Node client (the Python suite
+// runs the same files).
+
+const assert = require('node:assert/strict');
+const { after, before, describe, test } = require('node:test');
+const doshit = require('..');
+const { Keys, TaskInfo, decode, encode, formatTimestamp, parseTimestamp, DoshitDate } = doshit;
+const { checkTaskId } = require('../lib/keys');
+const { submitFields, camel } = require('../lib/protocol');
+const { legacyTask } = require('../lib/legacy');
+const { loadVectors, untag, startRedis, raw, newPrefix } = require('./helpers');
+
+const KEYS = loadVectors('keys.json');
+const VALUES = loadVectors('values.json');
+const TIMESTAMPS = loadVectors('timestamps.json');
+const SUBMIT = loadVectors('submit.json');
+const LEGACY = loadVectors('legacy_tasks.json');
+
+/** Equal with types checked too: a BigInt is not a Number, a DoshitDate keeps its micros. */
+function same(actual, expected, message) {
+  assert.deepStrictEqual(actual, expected, message);
+}
+
+/** A datetime text with any offset and up to six fractional digits, as an exact DoshitDate. */
+function moment(text) {
+  const match = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?(.*)$/.exec(text);
+  const digits = (match[2] || '').padEnd(6, '0');
+  const time = Date.parse(`${match[1]}.${digits.slice(0, 3)}${match[3]}`);
+  return new DoshitDate(time, Number(digits.slice(3)));
+}
+
+function submitOptions(options) {
+  return Object.fromEntries(Object.entries(options).map(([name, value]) => [camel(name.replace(/_/g, '-')), value]));
+}
+
+describe('keys.json', () => {
+  for (const c of KEYS.cases) {
+    test(`${c.prefix} ${c.queue}`, () => {
+      const keys = new Keys(c.prefix);
+      const expect = c.expect;
+      assert.equal(keys.task(c.task_id), expect.task);
+      assert.equal(keys.pending(c.queue), expect.pending);
+      assert.equal(keys.executing(c.queue), expect.executing);
+      assert.equal(keys.worker(c.worker_id), expect.worker);
+      assert.equal(keys.results, expect.results);
+      assert.equal(keys.cmd, expect.cmd);
+      assert.equal(keys.kill(c.task_id), expect.kill);
+      assert.equal(keys.killAll, expect.kill_all);
+      assert.equal(keys.taskId(expect.task), c.task_id);
+    });
+  }
+  test('invalid task ids are refused', () => {
+    for (const id of KEYS.invalid_task_ids) assert.throws(() => checkTaskId(id), /task id/, JSON.stringify(id));
+  });
+  test('invalid prefix and queue names are refused', () => {
+    for (const name of KEYS.invalid_names) {
+      assert.throws(() => new Keys(name), doshit.ConfigError);
+      assert.throws(() => new Keys('doshit').pending(name), doshit.ConfigError);
+    }
+  });
+});
+
+describe('values.json', () => {
+  for (const c of VALUES.cases) {
+    test(c.name, () => {
+      const value = untag(c.value);
+      const text = encode(value);
+      if (c.exact) assert.equal(text, c.json);
+      same(decode(text), value);
+      for (const other of [c.json, ...(c.also_decodes || [])]) same(decode(other), value, other);
+    });
+  }
+  for (const c of VALUES.refused) {
+    test(`refused: ${c.name}`, () => {
+      assert.throws(() => encode(untag(c.value)), doshit.EncodeError);
+    });
+  }
+  test('invalid JSON is a DecodeError', () => {
+    for (const text of VALUES.invalid_json) assert.throws(() => decode(text), doshit.DecodeError, text);
+  });
+});
+
+describe('timestamps.json', () => {
+  for (const c of TIMESTAMPS.cases) {
+    test(c.text, () => {
+      const date = moment(c.datetime);
+      assert.equal(formatTimestamp(date), c.text);
+      same(parseTimestamp(c.text), date);
+      assert.equal(parseTimestamp(c.text).getTime(), Date.parse(c.datetime.replace(/(\.\d{3})\d+/, '$1')));
+    });
+  }
+  test('texts that are not timestamps', () => {
+    for (const text of TIMESTAMPS.invalid) assert.throws(() => parseTimestamp(text), doshit.DecodeError, text);
+  });
+});
+
+describe('submit.json', () => {
+  for (const c of SUBMIT.cases) {
+    test(`fields: ${c.name}`, () => {
+      const fields = submitFields(c.function, untag(c.args), { queue: c.queue, now: c.now, ...submitOptions(c.options) });
+      assert.deepStrictEqual(Object.fromEntries(fields), c.expect.hash);
+    });
+  }
+  for (const c of SUBMIT.refused) {
+    test(`refused: ${c.name}`, () => {
+      assert.throws(() => submitFields(c.function, untag(c.args), { queue: 'default', ...submitOptions(c.options) }));
+    });
+  }
+
+  describe('against Redis', () => {
+    let server;
+    let redis;
+    before(async () => {
+      server = await startRedis();
+      redis = await raw(server.url);
+    });
+    after(async () => {
+      await redis?.close();
+      await server?.stop();
+    });
+
+    for (const c of SUBMIT.cases) {
+      test(`the client writes: ${c.name}`, async () => {
+        const prefix = newPrefix();
+        const client = await doshit.createClient({ url: server.url, prefix });
+        try {
+          const options = { queue: c.queue, taskId: c.task_id, ...submitOptions(c.options) };
+          const task = await client.submit(c.function, untag(c.args), options);
+          const key = c.expect.key.replace(`${c.prefix}:`, `${prefix}:`);
+          assert.equal(task.key, key);
+          const written = await redis.hGetAll(key);
+          assert.match(written['pending-created'], new RegExp(doshit.schema.timestamp.regex));
+          assert.deepStrictEqual(
+            { ...written, 'pending-created': c.expect.hash['pending-created'] },
+            c.expect.hash,
+          );
+          assert.deepStrictEqual(await redis.lRange(c.expect.list.replace(`${c.prefix}:`, `${prefix}:`), 0, -1), [c.task_id]);
+        } finally {
+          await client.close();
+        }
+      });
+    }
+
+    test('refused submits write nothing', async () => {
+      const prefix = newPrefix();
+      const client = await doshit.createClient({ url: server.url, prefix });
+      try {
+        for (const c of SUBMIT.refused) {
+          await assert.rejects(client.submit(c.function, untag(c.args), submitOptions(c.options)), c.name);
+        }
+        assert.deepStrictEqual(await redis.keys(`${prefix}:*`), []);
+      } finally {
+        await client.close();
+      }
+    });
+  });
+});
+
+describe('legacy_tasks.json', () => {
+  for (const c of LEGACY.cases.filter((c) => 'args' in c)) {
+    test(`args of ${c.name}`, () => {
+      same(new TaskInfo(c.task_id, c.hash).args, untag(c.args));
+      same(legacyTask(c.hash).args, untag(c.args));
+    });
+  }
+  for (const c of LEGACY.finished) {
+    test(`finished: ${c.name}`, () => {
+      const info = new TaskInfo('x', c.hash);
+      assert.ok(info.finished);
+      if ('value' in c.outcome) {
+        same(info.outcome(), untag(c.outcome.value));
+      } else {
+        assert.throws(
+          () => info.outcome(),
+          (error) => error instanceof doshit.TaskFailedError && error.errorReason === c.outcome.failed,
+        );
+      }
+      for (const [field, text] of Object.entries(c.times || {})) {
+        same(info[camel(field)], parseTimestamp(text));
+        assert.equal(info[camel(field)].toTimestamp(), text);
+      }
+    });
+  }
+});
