@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NODE := clients/node
+NODE_STAMP := $(NODE)/node_modules/.installed
 
-.PHONY: demo test lint typecheck schema bench install clean
+.PHONY: demo test lint typecheck schema picture bench install node-optional clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,27 +14,42 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(NODE_STAMP): $(NODE)/package.json $(NODE)/package-lock.json
+	cd $(NODE) && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
 
-demo: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
+
+# The demo runs without Node.js too (it skips its Node part); the tests need it.
+node-optional:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_STAMP); \
+	else echo "npm not found: the demo skips its Node.js part"; fi
+
+demo: $(STAMP) node-optional
 	$(PY) examples/demo.py
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(NODE_STAMP) lint typecheck
 	$(PY) -m pytest
+	cd $(NODE) && npm test
 
 lint: $(STAMP)
 	$(PY) schema/codegen.py --check
+	$(PY) schema/draw.py --check
 	$(PY) -m ruff check doshit tests bench examples schema
 	$(PY) -m ruff format --check doshit tests bench examples schema
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) $(NODE_STAMP)
 	$(PY) -m mypy
+	cd $(NODE) && npm run --silent typecheck
 
 schema:
 	$(PYTHON) schema/codegen.py
+
+picture: $(STAMP)
+	$(PY) schema/draw.py
 
 bench: $(STAMP)
 	$(PY) bench/bench.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache *.egg-info $(NODE)/node_modules

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The doshit demo (``make demo``): one worker, then tasks from the sync Client, the AsyncClient and
-plain Redis commands, as a person would type them into redis-cli.
+"""The doshit demo (``make demo``): one worker, then tasks from the sync Client, the AsyncClient, the
+Node.js client and plain Redis commands, as a person would type them into redis-cli.
 
 Redis: $DOSHIT_REDIS_URL if set; else redis://127.0.0.1:6379/0 if it answers (another address to
 try can be given in $DOSHIT_DEMO_PROBE_URL); else a private redis-server on a free loopback port,
@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -179,6 +180,26 @@ async def async_part(url: str, submitted: list[str], concurrency: str) -> None:
     print(f"  slow.square(x=1..4, delay=0.2) -> {results} in {elapsed:.2f} s (the worker runs {concurrency} at a time)")
 
 
+def node_part(url: str, submitted: list[str]) -> None:
+    """examples/node/hello.mjs against the same worker; skipped with a note when Node.js is missing."""
+    print("\nFrom Node.js, with the Node client (examples/node/hello.mjs)")
+    node = shutil.which("node")
+    if node is None or not (ROOT / "clients" / "node" / "node_modules").is_dir():
+        print("  skipped: needs Node.js 20+ and `npm ci` in clients/node (make demo runs it when npm is there)")
+        return
+    env = {**os.environ, "DOSHIT_REDIS_URL": url, "DOSHIT_APP_PREFIX": PREFIX, "DOSHIT_DEMO_IDS": "1"}
+    done = subprocess.run(
+        [node, str(ROOT / "examples" / "node" / "hello.mjs")], env=env, capture_output=True, text=True, timeout=60
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith("ids "):
+            submitted.extend(line.split()[1:])
+        else:
+            print(line)
+    if done.returncode != 0:
+        raise DemoError(f"the Node.js part failed (exit code {done.returncode}):\n{done.stderr}")
+
+
 def redis_cli_part(r: redis.Redis, raw: redis.Redis, submitted: list[str]) -> str:
     print("\nBy hand, the way you would type it into redis-cli")
     task_id = f"by-hand-{uuid.uuid4().hex[:8]}"
@@ -255,6 +276,7 @@ def run(stack: ExitStack) -> bool:
 
     sync_part(url, submitted)
     asyncio.run(async_part(url, submitted, hash_.get("concurrency", "?")))
+    node_part(url, submitted)
     key = redis_cli_part(r, raw, submitted)
     show_hash(raw, key)
     return private
