@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""doshit benchmark: submit throughput, drain throughput of one worker, round-trip latency.
+"""doshit benchmark: submit throughput, drain throughput of one worker, round-trip latency; from
+Python, and from Node.js (bench/node_bench.mjs) when Node and the client's packages are there.
 
     make bench                      # or: .venv/bin/python bench/bench.py [--quick] [--redis-url URL]
 
@@ -12,8 +13,10 @@ Progress goes to stderr; the result is a markdown table on stdout.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -231,6 +234,24 @@ def measure_roundtrips(url: str, r: redis.Redis, spec: WorkerSpec, count: int, l
     return cuts[49], cuts[98]
 
 
+def measure_node(url: str, r: redis.Redis, spec: WorkerSpec, tasks: int, roundtrips: int, logdir: Path) -> Any:
+    """The Node client against one worker (bench/node_bench.mjs); None without Node.js or its packages."""
+    node = shutil.which("node")
+    if node is None or not (ROOT / "clients" / "node" / "node_modules").is_dir():
+        say("node: skipped (needs Node.js 20+ and `npm ci` in clients/node)")
+        return None
+    script = ROOT / "bench" / "node_bench.mjs"
+    with running_worker(url, r, spec, logdir) as worker:
+        try:
+            args = [node, str(script), url, worker.prefix, QUEUE, spec.function, str(tasks), str(roundtrips)]
+            done = subprocess.run(args, capture_output=True, text=True, timeout=900, check=False)
+        finally:
+            cleanup(r, f"{worker.prefix}-submit")
+        if done.returncode != 0:
+            raise RuntimeError(f"bench/node_bench.mjs failed:\n{done.stderr}\n{worker.log()}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -298,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
             say(f"round trip: {spec.label}, {roundtrips} calls ...")
             latencies.append((spec, *measure_roundtrips(url, r, spec, roundtrips, logdir)))
 
+        node_spec = WorkerSpec("inline", "noop_async", concurrency=50)
+        say(f"node: {tasks} submits, {roundtrips} round trips, {tasks} calls 100 at a time; {node_spec.label} ...")
+        node = measure_node(url, r, node_spec, tasks, roundtrips, logdir)
+
     fastest = max(value for _, value, _ in drains)
     rows: list[tuple[str, str, str, str]] = [
         (f"submit, one producer (sync `Client.submit`, {tasks:,} sequential)", rate(submit_rate), "", "")
@@ -317,6 +342,15 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(
             (name, f"p50 {p50:.2f} ms, p99 {p99:.2f} ms", f"p50 < {TARGET_P50_MS:g} ms", met(p50 < TARGET_P50_MS))
         )
+
+    if node is not None:
+        rows.append(
+            (f"submit, one producer (Node `client.submit`, {tasks:,} sequential)", rate(node["submitRate"]), "", "")
+        )
+        name = f"round trip submit -> `result()`, Node client, {roundtrips:,} sequential: {node_spec.label}"
+        rows.append((name, f"p50 {node['p50']:.2f} ms, p99 {node['p99']:.2f} ms", "", ""))
+        name = f"Node `client.call`, 100 in flight, {tasks:,} tasks: {node_spec.label} (concurrency 50)"
+        rows.append((name, rate(node["concurrentRate"]), "", ""))
 
     print(f"doshit {doshit_version()} on {os.cpu_count()} CPUs ({platform.machine()}, {platform.system()}), "
           f"Python {platform.python_version()}, redis-server {redis_version} ({where}); "
