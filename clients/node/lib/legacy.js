@@ -58,7 +58,7 @@ class LegacyClient extends EventEmitter {
 
   /** Like task(), with an id the caller chose (a task with that id must not exist yet). */
   taskwithid(taskId, name, args, cb) {
-    submitFields(name, args ?? {}, { queue: 'check' }); // bad arguments throw here, before anything is sent
+    submitFields(name, args ?? {}); // bad arguments throw here, before anything is sent
     if (cb !== undefined && typeof cb !== 'function') throw new TypeError('the callback must be a function');
     if (cb) this.#callbacks.set(taskId, cb);
     this.#run(taskId, name, args ?? {});

@@ -78,6 +78,7 @@ class Results {
   watch(key) {
     const mustRead = !this.#kept.has(key);
     let woken = false;
+    let ended = false;
     let resolveNext = null;
     const wake = (value) => {
       if (resolveNext) {
@@ -95,7 +96,7 @@ class Results {
       mustRead,
       /** Resolves true at the next notification (or reconnect), false when the watch ended. */
       next() {
-        if (results.#closed) return Promise.resolve(false);
+        if (ended || results.#closed) return Promise.resolve(false);
         if (woken) {
           woken = false;
           return Promise.resolve(true);
@@ -106,6 +107,7 @@ class Results {
       },
       /** Stop watching; a delivered result also ends the key's keep. */
       end(delivered) {
+        ended = true;
         const wakes = results.#waiters.get(key);
         if (wakes) {
           wakes.delete(wake);
