@@ -158,7 +158,11 @@ class TaskInfo:
 
     def _int(self, field: str) -> int | None:
         text = self.fields.get(field)
-        return int(text) if text and text.isdigit() else None
+        if text is None:
+            return None
+        if not (text.isascii() and text.isdigit()):
+            raise DecodeError(f"task {self.task_id}: field {field}: not a non-negative integer: {text!r}")
+        return int(text)
 
     @property
     def function(self) -> str | None:

@@ -199,3 +199,13 @@ def test_outcome_fields_match_schema() -> None:
         "error-exception": "e",
     }
     assert math.isnan(untag({"$float": "NaN"}))
+
+
+def test_integer_fields_are_ascii_digits() -> None:
+    info = TaskInfo("x", {"virtual-memory-limit": "²", "result-ttl": "٣", "schema-version": "2"})
+    assert info.schema_version == 2
+    with pytest.raises(DecodeError, match="virtual-memory-limit"):
+        _ = info.virtual_memory_limit
+    with pytest.raises(DecodeError, match="result-ttl"):
+        _ = info.result_ttl
+    assert TaskInfo("x", {"virtual-memory-limit": str(2**63 - 1)}).virtual_memory_limit == 2**63 - 1
