@@ -168,7 +168,7 @@ def ts_type(field: dict[str, Any], schema: dict[str, Any]) -> str:
         "string": "string",
         "enum": "string",
         "timestamp": "Date",
-        "integer": "number",
+        "integer": "number | bigint",  # bigint beyond 2^53, as for JSON values
         "json-object": "Record<string, unknown>",
         "json": "unknown",
     }[field["type"]]

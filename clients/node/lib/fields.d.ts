@@ -25,13 +25,13 @@ export interface TaskFields {
   /** `username`: Optional free text naming who submitted it. */
   readonly username: string | null;
   /** `virtual-memory-limit`: Optional bytes; the worker sets RLIMIT_AS to it for the task's process. */
-  readonly virtualMemoryLimit: number | null;
+  readonly virtualMemoryLimit: number | bigint | null;
   /** `schema-version`: The schema version the producer wrote. Absent on tasks written by legacy producers. */
-  readonly schemaVersion: number | null;
+  readonly schemaVersion: number | bigint | null;
   /** `queue`: The queue the task was pushed on; the worker records the queue it took it from. */
   readonly queue: string | null;
   /** `worker`: Id of the worker that took the task; only that worker may finish it. */
   readonly worker: string | null;
   /** `result-ttl`: Optional seconds to keep the hash once finished (0 keeps it forever). Without it the worker's default applies. */
-  readonly resultTtl: number | null;
+  readonly resultTtl: number | bigint | null;
 }

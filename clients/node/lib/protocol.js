@@ -66,7 +66,8 @@ function newTaskId() {
 
 function decodeInteger(text) {
   if (!/^\d+$/.test(text)) throw new DecodeError(`not a non-negative integer: ${JSON.stringify(text)}`);
-  return Number(text);
+  const number = Number(text);
+  return Number.isSafeInteger(number) ? number : BigInt(text);
 }
 
 function decodeObject(text) {

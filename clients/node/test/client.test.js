@@ -129,6 +129,9 @@ test('a field that does not decode names itself and hides nothing else', async (
   assert.deepStrictEqual(info.args, {});
   assert.throws(() => info.resultValue, /task bad: field result-value: not valid JSON/);
   await assert.rejects(client.task('bad').result(), doshit.DecodeError);
+  const limits = new doshit.TaskInfo('x', { 'virtual-memory-limit': '9223372036854775807', 'result-ttl': '²' });
+  assert.equal(limits.virtualMemoryLimit, 9223372036854775807n);
+  assert.throws(() => limits.resultTtl, /field result-ttl: not a non-negative integer/);
 });
 
 test('a task id that exists is refused and nothing is written', async () => {
