@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import os
+import signal
 import sys
 import time
 from datetime import datetime, timedelta
@@ -70,12 +70,16 @@ async def async_sleep(seconds: float, marker: str | None = None) -> float:
 
 @registry.task
 def stubborn(seconds: float, marker: str | None = None) -> str:
-    """Ignores the first interrupt, like badly behaved code."""
-    announce(marker)
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(KeyboardInterrupt):
-            time.sleep(0.05)
+    """Ignores interrupts (SIGINT), like badly behaved code: only SIGTERM or SIGKILL stop it.
+
+    Ignored at the signal level, not by catching KeyboardInterrupt, which would leave gaps between
+    the catches where a repeated SIGINT gets through."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        announce(marker)
+        time.sleep(seconds)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return "survived"
 
 
