@@ -57,6 +57,20 @@ async function connect(settings, report, events = {}) {
   return redis;
 }
 
+/** Run one of the schema's Lua scripts by its SHA1, loading it first if this Redis lacks it. */
+async function runScript(redis, name, keys, argv) {
+  const spec = schema.scripts[name];
+  if (keys.length !== spec.keys.length) throw new Error(`script ${name} takes ${spec.keys.length} keys`);
+  const args = [String(keys.length), ...keys, ...argv.map(String)];
+  try {
+    return await redis.sendCommand(['EVALSHA', spec.sha, ...args]);
+  } catch (error) {
+    if (!String(error.message).startsWith('NOSCRIPT')) throw error;
+    await redis.sendCommand(['SCRIPT', 'LOAD', spec.source]);
+    return redis.sendCommand(['EVALSHA', spec.sha, ...args]);
+  }
+}
+
 // A dropped Task handle ends the keep of its key (its result will never be awaited).
 const dropped = new FinalizationRegistry((release) => release());
 
@@ -94,19 +108,6 @@ class Client extends EventEmitter {
     return this.#redis;
   }
 
-  async #script(name, keys, argv) {
-    const spec = schema.scripts[name];
-    if (keys.length !== spec.keys.length) throw new Error(`script ${name} takes ${spec.keys.length} keys`);
-    const args = [String(keys.length), ...keys, ...argv.map(String)];
-    try {
-      return await this.#redis.sendCommand(['EVALSHA', spec.sha, ...args]);
-    } catch (error) {
-      if (!String(error.message).startsWith('NOSCRIPT')) throw error;
-      await this.#redis.sendCommand(['SCRIPT', 'LOAD', spec.source]);
-      return this.#redis.sendCommand(['EVALSHA', spec.sha, ...args]);
-    }
-  }
-
   async #read(taskId) {
     const fields = fieldsOf(await this.#redis.sendCommand(['HGETALL', this.keys.task(taskId)]));
     return Object.keys(fields).length ? fields : null;
@@ -128,7 +129,7 @@ class Client extends EventEmitter {
     const release = this.#results.keep(key);
     let created;
     try {
-      created = await this.#script('submit', [key, pending], [id, ...fields.flat()]);
+      created = await runScript(this.#redis, 'submit', [key, pending], [id, ...fields.flat()]);
     } catch (error) {
       release();
       throw error;
@@ -180,7 +181,7 @@ class Client extends EventEmitter {
     const taskQueue = queue ?? ((await this.#redis.sendCommand(['HGET', key, FIELD.queue])) || this.queue);
     const k = this.keys;
     const argv = [taskId, k.results, k.cmd, k.kill(taskId), codec.nowTimestamp(), schema.error_reasons.cancelled];
-    return String(await this.#script('cancel', [key, k.pending(taskQueue)], argv));
+    return String(await runScript(this.#redis, 'cancel', [key, k.pending(taskQueue)], argv));
   }
 
   /** Ask every worker of this prefix to kill what it runs; resolves with how many workers heard it. */
@@ -289,4 +290,4 @@ async function createClient(options = {}) {
   return made.client;
 }
 
-module.exports = { Client, Task, createClient, connect };
+module.exports = { Client, Task, createClient, connect, runScript };

@@ -66,4 +66,4 @@ class Keys {
   }
 }
 
-module.exports = { Keys, checkTaskId, checkName };
+module.exports = { Keys, checkTaskId };

@@ -11,6 +11,7 @@ const path = require('node:path');
 const { randomUUID } = require('node:crypto');
 const { createClient: createRedis } = require('@redis/client');
 const { DoshitDate, encode, decode, schema } = require('..');
+const { runScript } = require('../lib/client');
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const VECTORS = path.join(ROOT, 'schema', 'vectors');
@@ -115,16 +116,6 @@ async function waitFor(condition, what = 'condition', timeout = 10_000) {
   }
 }
 
-async function runScript(connection, name, keys, argv) {
-  const spec = schema.scripts[name];
-  try {
-    return await connection.sendCommand(['EVALSHA', spec.sha, String(keys.length), ...keys, ...argv.map(String)]);
-  } catch (error) {
-    if (!String(error.message).startsWith('NOSCRIPT')) throw error;
-    return connection.sendCommand(['EVAL', spec.source, String(keys.length), ...keys, ...argv.map(String)]);
-  }
-}
-
 /**
  * Take one task from the queue the way a worker does (BRPOPLPUSH, claim script) and finish it with
  * what `handler(fn, args)` returns: { value } or { reason, exception }. Resolves with the task id.
@@ -163,4 +154,4 @@ async function workOne(connection, prefix, handler, { queue = 'default', workerI
   return taskId;
 }
 
-module.exports = { ROOT, loadVectors, untag, startRedis, raw, newPrefix, waitFor, sleep, workOne, runScript };
+module.exports = { ROOT, loadVectors, untag, startRedis, raw, newPrefix, waitFor, sleep, workOne };
