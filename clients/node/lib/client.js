@@ -290,4 +290,4 @@ async function createClient(options = {}) {
   return made.client;
 }
 
-module.exports = { Client, Task, createClient, connect, runScript };
+module.exports = { Client, Task, createClient, runScript };

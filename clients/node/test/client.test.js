@@ -2,27 +2,18 @@
 // The client against a real Redis, with the schema's own claim and finish scripts as the worker.
 
 const assert = require('node:assert/strict');
-const { after, afterEach, before, beforeEach, test } = require('node:test');
+const { afterEach, beforeEach, test } = require('node:test');
 const doshit = require('..');
 const { camel } = require('../lib/protocol');
-const { startRedis, raw, newPrefix, waitFor, sleep, workOne } = require('./helpers');
+const { privateRedis, newPrefix, waitFor, sleep, workOne } = require('./helpers');
 
-let server;
-let redis;
+const db = privateRedis();
 let prefix;
 let client;
 
-before(async () => {
-  server = await startRedis();
-  redis = await raw(server.url);
-});
-after(async () => {
-  await redis?.close();
-  await server?.stop();
-});
 beforeEach(async () => {
   prefix = newPrefix();
-  client = await doshit.createClient({ url: server.url, prefix });
+  client = await doshit.createClient({ url: db.url, prefix });
 });
 afterEach(async () => {
   await client.close();
@@ -31,14 +22,14 @@ afterEach(async () => {
 const echo = (fn, args) => ({ value: 'value' in args ? args.value : args.text });
 
 async function clientConnections() {
-  const list = await redis.sendCommand(['CLIENT', 'LIST']);
+  const list = await db.redis.sendCommand(['CLIENT', 'LIST']);
   return list.trim().split('\n').length - 1; // all but the raw connection itself
 }
 
 test('submit, a worker finishes it, result() resolves with the value', async () => {
   const task = await client.submit('echo', { text: 'héllo ✓ 日本語 🎉' });
   assert.match(task.id, /^[0-9a-f-]{36}$/);
-  await workOne(redis, prefix, echo);
+  await workOne(db.redis, prefix, echo);
   assert.equal(await task.result({ timeout: 5000 }), 'héllo ✓ 日本語 🎉');
   assert.equal(await task.poll(), true);
   assert.equal(client.watching, 0);
@@ -46,7 +37,7 @@ test('submit, a worker finishes it, result() resolves with the value', async () 
 
 test('a result announced before result() is called is not missed', async () => {
   const task = await client.submit('echo', { value: 42 });
-  await workOne(redis, prefix, echo);
+  await workOne(db.redis, prefix, echo);
   await sleep(50);
   assert.equal(await task.result({ timeout: 1000 }), 42);
 });
@@ -55,7 +46,7 @@ test('a result announced while result() waits is delivered', async () => {
   const task = await client.submit('echo', { value: 'later' });
   const result = task.result({ timeout: 5000 });
   await sleep(50);
-  await workOne(redis, prefix, echo);
+  await workOne(db.redis, prefix, echo);
   assert.equal(await result, 'later');
 });
 
@@ -63,7 +54,7 @@ test('falsy values, big integers and datetimes come back exactly', async () => {
   const values = [0, '', false, null, [], {}, 12345678901234567890n, doshit.DoshitDate.fromTimestamp('2015-12-05T00:19:01.834909Z')];
   const tasks = [];
   for (const value of values) tasks.push(await client.submit('echo', { value }));
-  for (const _ of values) await workOne(redis, prefix, echo);
+  for (const _ of values) await workOne(db.redis, prefix, echo);
   for (const [index, task] of tasks.entries()) {
     assert.deepStrictEqual(await task.result({ timeout: 5000 }), values[index]);
   }
@@ -71,7 +62,7 @@ test('falsy values, big integers and datetimes come back exactly', async () => {
 
 test('a failed task rejects with TaskFailedError carrying reason, exception and the task', async () => {
   const task = await client.submit('fail', {});
-  await workOne(redis, prefix, () => ({ reason: 'ValueError: bad input', exception: 'Traceback ...' }));
+  await workOne(db.redis, prefix, () => ({ reason: 'ValueError: bad input', exception: 'Traceback ...' }));
   await assert.rejects(task.result({ timeout: 5000 }), (error) => {
     assert.ok(error instanceof doshit.TaskFailedError);
     assert.equal(error.message, 'ValueError: bad input');
@@ -87,7 +78,7 @@ test('a failed task rejects with TaskFailedError carrying reason, exception and 
 
 test('call() submits and awaits in one', async () => {
   const result = client.call('add', { a: 1, b: 2 }, { timeout: 5000 });
-  await workOne(redis, prefix, (fn, args) => ({ value: args.a + args.b }));
+  await workOne(db.redis, prefix, (fn, args) => ({ value: args.a + args.b }));
   assert.equal(await result, 3);
 });
 
@@ -95,14 +86,14 @@ test('a timeout rejects with TaskTimeoutError and leaves the task alone', async 
   const task = await client.submit('echo', { value: 1 });
   await assert.rejects(task.result({ timeout: 50 }), doshit.TaskTimeoutError);
   assert.equal((await client.getTask(task.id)).state, 'pending');
-  await workOne(redis, prefix, echo);
+  await workOne(db.redis, prefix, echo);
   assert.equal(await task.result({ timeout: 5000 }), 1);
 });
 
 test('getTask decodes the whole hash: args, result-value, timestamps as Date', async () => {
   const when = doshit.DoshitDate.fromTimestamp('2026-01-02T03:04:05.000006Z');
   const task = await client.submit('echo', { value: { when, n: 1 } }, { username: 'gregc', resultTtl: 60 });
-  await workOne(redis, prefix, echo);
+  await workOne(db.redis, prefix, echo);
   await task.result({ timeout: 5000 });
   const info = await client.getTask(task.id);
   assert.equal(info.id, task.id);
@@ -124,7 +115,7 @@ test('getTask decodes the whole hash: args, result-value, timestamps as Date', a
 });
 
 test('a field that does not decode names itself and hides nothing else', async () => {
-  await redis.hSet(`${prefix}:task:bad`, { function: 'echo', state: 'finished', result: 'successful', 'result-value': 'not json', args: '{}' });
+  await db.redis.hSet(`${prefix}:task:bad`, { function: 'echo', state: 'finished', result: 'successful', 'result-value': 'not json', args: '{}' });
   const info = await client.getTask('bad');
   assert.deepStrictEqual(info.args, {});
   assert.throws(() => info.resultValue, /task bad: field result-value: not valid JSON/);
@@ -137,8 +128,8 @@ test('a field that does not decode names itself and hides nothing else', async (
 test('a task id that exists is refused and nothing is written', async () => {
   await client.submit('echo', { value: 1 }, { taskId: 'mine' });
   await assert.rejects(client.submit('echo', { value: 2 }, { taskId: 'mine' }), doshit.TaskExistsError);
-  assert.deepStrictEqual(await redis.lRange(`${prefix}:default:pending`, 0, -1), ['mine']);
-  assert.equal(await redis.hGet(`${prefix}:task:mine`, 'args'), '{"value":1}');
+  assert.deepStrictEqual(await db.redis.lRange(`${prefix}:default:pending`, 0, -1), ['mine']);
+  assert.equal(await db.redis.hGet(`${prefix}:task:mine`, 'args'), '{"value":1}');
 });
 
 test('bad input is refused before anything is written', async () => {
@@ -155,13 +146,13 @@ test('bad input is refused before anything is written', async () => {
   await assert.rejects(client.submit('echo', {}, { taskId: 'has space' }), RangeError);
   await assert.rejects(client.submit('echo', {}, { resultTTL: 5 }), /unknown option/);
   await assert.rejects(client.submit('echo', {}, { virtualMemoryLimit: 0 }), RangeError);
-  assert.deepStrictEqual(await redis.keys(`${prefix}:*`), []);
+  assert.deepStrictEqual(await db.redis.keys(`${prefix}:*`), []);
 });
 
 test('another queue', async () => {
   const task = await client.submit('echo', { value: 'q' }, { queue: 'emails' });
-  assert.equal(await redis.lLen(`${prefix}:default:pending`), 0);
-  await workOne(redis, prefix, echo, { queue: 'emails' });
+  assert.equal(await db.redis.lLen(`${prefix}:default:pending`), 0);
+  await workOne(db.redis, prefix, echo, { queue: 'emails' });
   assert.equal(await task.result({ timeout: 5000 }), 'q');
   assert.equal((await task.info()).queue, 'emails');
 });
@@ -171,14 +162,14 @@ test('cancel: a pending task fails with the cancelled reason and leaves the queu
   const result = task.result({ timeout: 5000 });
   assert.equal(await task.cancel(), 'cancelled');
   await assert.rejects(result, (error) => error.errorReason === doshit.schema.error_reasons.cancelled);
-  assert.equal(await redis.lLen(`${prefix}:default:pending`), 0);
+  assert.equal(await db.redis.lLen(`${prefix}:default:pending`), 0);
   assert.equal(await client.cancel(task.id), 'finished');
   assert.equal(await client.cancel('no-such-task'), 'missing');
 });
 
 test('cancel: an executing task gets the kill command on the cmd channel', async () => {
   const heard = [];
-  const listener = redis.duplicate();
+  const listener = db.redis.duplicate();
   listener.on('error', () => {});
   await listener.connect();
   await listener.subscribe(`${prefix}:cmd`, (message) => heard.push(message));
@@ -186,8 +177,8 @@ test('cancel: an executing task gets the kill command on the cmd channel', async
     const task = await client.submit('echo', { value: 1 });
     const { Keys } = doshit;
     const keys = new Keys(prefix);
-    await redis.sendCommand(['RPOPLPUSH', keys.pending('default'), keys.executing('default')]);
-    await redis.hSet(task.key, { state: 'executing', worker: 'w' });
+    await db.redis.sendCommand(['RPOPLPUSH', keys.pending('default'), keys.executing('default')]);
+    await db.redis.hSet(task.key, { state: 'executing', worker: 'w' });
     assert.equal(await task.cancel(), 'killing');
     await waitFor(() => heard.length, 'the kill command');
     assert.deepStrictEqual(heard, [`task:kill:${prefix}:task:${task.id}`]);
@@ -204,8 +195,8 @@ test('one subscriber connection for many waiting tasks, and nothing kept after d
   for (let i = 0; i < 200; i += 1) tasks.push(await client.submit('echo', { value: i }));
   const results = Promise.all(tasks.map((task) => task.result({ timeout: 20_000 })));
   assert.equal(await clientConnections(), 2); // the command connection and the subscriber
-  assert.equal(Number((await redis.sendCommand(['PUBSUB', 'NUMSUB', `${prefix}:results`]))[1]), 1);
-  for (const _ of tasks) await workOne(redis, prefix, echo);
+  assert.equal(Number((await db.redis.sendCommand(['PUBSUB', 'NUMSUB', `${prefix}:results`]))[1]), 1);
+  for (const _ of tasks) await workOne(db.redis, prefix, echo);
   assert.deepStrictEqual(await results, tasks.map((_, i) => i));
   assert.equal(client.watching, 0);
 });
@@ -216,11 +207,11 @@ test('a lost subscriber connection reconnects and no result is missed', async ()
   const task = await client.submit('echo', { value: 'after the outage' });
   const result = task.result({ timeout: 15_000 });
   await sleep(20);
-  await redis.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
-  await workOne(redis, prefix, echo); // announced while the subscriber is down, or just after
+  await db.redis.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+  await workOne(db.redis, prefix, echo); // announced while the subscriber is down, or just after
   assert.equal(await result, 'after the outage');
   const next = await client.submit('echo', { value: 'and later' });
-  await workOne(redis, prefix, echo);
+  await workOne(db.redis, prefix, echo);
   assert.equal(await next.result({ timeout: 15_000 }), 'and later');
   assert.equal(errors.length, 1, 'one error event for the outage');
 });
@@ -231,7 +222,7 @@ test('close() rejects waits still running', async () => {
   await sleep(20);
   await client.close();
   await assert.rejects(result, /closed while waiting/);
-  client = await doshit.createClient({ url: server.url, prefix }); // for afterEach
+  client = await doshit.createClient({ url: db.url, prefix }); // for afterEach
 });
 
 test('createClient rejects at once when nothing listens', async () => {
@@ -239,13 +230,13 @@ test('createClient rejects at once when nothing listens', async () => {
   await assert.rejects(doshit.createClient({ url: 'redis://127.0.0.1:1/0' }), /cannot connect to Redis at redis:\/\/127.0.0.1:1\/0/);
   assert.ok(Date.now() - started < 5000);
   await assert.rejects(doshit.createClient({ url: 'http://example' }), doshit.ConfigError);
-  await assert.rejects(doshit.createClient({ url: server.url, colour: 'red' }), /unknown option/);
+  await assert.rejects(doshit.createClient({ url: db.url, colour: 'red' }), /unknown option/);
 });
 
 test('environment: DOSHIT_REDIS_URL, DOSHIT_APP_PREFIX, DOSHIT_QUEUE', async () => {
   const { resolve } = require('../lib/config');
-  const settings = resolve({}, { DOSHIT_REDIS_URL: server.url, DOSHIT_APP_PREFIX: 'app', DOSHIT_QUEUE: 'q' });
-  assert.deepStrictEqual(settings.connection, { url: server.url });
+  const settings = resolve({}, { DOSHIT_REDIS_URL: db.url, DOSHIT_APP_PREFIX: 'app', DOSHIT_QUEUE: 'q' });
+  assert.deepStrictEqual(settings.connection, { url: db.url });
   assert.equal(settings.keys.prefix, 'app');
   assert.equal(settings.queue, 'q');
   const legacy = resolve({}, { DOSHIT_REDIS: '{"host": "127.0.0.1", "port": 6380, "db": 2, "password": "pw"}' });

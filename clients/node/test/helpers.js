@@ -4,6 +4,7 @@
 // client; tests/test_node.py runs it against the real Python worker).
 
 const { spawn } = require('node:child_process');
+const { after, before } = require('node:test');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
@@ -102,6 +103,25 @@ async function raw(url) {
   return connection;
 }
 
+/**
+ * For the test file or suite that calls it: a private redis-server (`url`) and a raw connection to
+ * it (`redis`), from before its first test to after its last.
+ */
+function privateRedis() {
+  const db = { url: null, redis: null };
+  let server = null;
+  before(async () => {
+    server = await startRedis();
+    db.url = server.url;
+    db.redis = await raw(db.url);
+  });
+  after(async () => {
+    await db.redis?.close();
+    await server?.stop();
+  });
+  return db;
+}
+
 function newPrefix() {
   return `n${randomUUID().replace(/-/g, '').slice(0, 12)}`;
 }
@@ -154,4 +174,4 @@ async function workOne(connection, prefix, handler, { queue = 'default', workerI
   return taskId;
 }
 
-module.exports = { ROOT, loadVectors, untag, startRedis, raw, newPrefix, waitFor, sleep, workOne };
+module.exports = { ROOT, loadVectors, untag, privateRedis, newPrefix, waitFor, sleep, workOne };

@@ -2,21 +2,12 @@
 // The legacy 1.1.2 API: require('doshit')(url, prefix, queue), callbacks and events.
 
 const assert = require('node:assert/strict');
-const { after, before, test } = require('node:test');
+const { test } = require('node:test');
 const doshit = require('..');
-const { startRedis, raw, newPrefix, workOne } = require('./helpers');
+const { privateRedis, newPrefix, workOne } = require('./helpers');
 
-let server;
-let redis;
+const db = privateRedis();
 
-before(async () => {
-  server = await startRedis();
-  redis = await raw(server.url);
-});
-after(async () => {
-  await redis?.close();
-  await server?.stop();
-});
 
 function called() {
   let done;
@@ -30,14 +21,14 @@ const echo = (fn, args) => ({ value: args.text });
 
 test('task(): an id at once, then cb(null, value, task) and a success event', async () => {
   const prefix = newPrefix();
-  const legacy = doshit(server.url, prefix, 'default');
+  const legacy = doshit(db.url, prefix, 'default');
   assert.ok(legacy instanceof doshit.LegacyClient);
   const events = [];
   legacy.on('success', (...args) => events.push(['success', ...args]));
   const cb = called();
   const id = legacy.task('echo', { text: 'ooh yeeah' }, cb.done);
   assert.match(id, /^[0-9a-f-]{36}$/);
-  assert.equal(await workOne(redis, prefix, echo), id);
+  assert.equal(await workOne(db.redis, prefix, echo), id);
   const [err, value, task] = await cb.promise;
   assert.equal(err, null);
   assert.equal(value, 'ooh yeeah');
@@ -54,12 +45,12 @@ test('task(): an id at once, then cb(null, value, task) and a success event', as
 
 test('a failed task: cb(error-exception, null, task) and a failure event', async () => {
   const prefix = newPrefix();
-  const legacy = doshit(server.url, prefix);
+  const legacy = doshit(db.url, prefix);
   const failures = [];
   legacy.on('failure', (error, task, id) => failures.push(id));
   const cb = called();
   const id = legacy.task('fail', {}, cb.done);
-  await workOne(redis, prefix, () => ({ reason: 'ValueError: no', exception: 'Traceback: no' }));
+  await workOne(db.redis, prefix, () => ({ reason: 'ValueError: no', exception: 'Traceback: no' }));
   const [err, value, task] = await cb.promise;
   assert.equal(err, 'Traceback: no');
   assert.equal(value, null);
@@ -68,7 +59,7 @@ test('a failed task: cb(error-exception, null, task) and a failure event', async
   // without an error-exception the task itself is the error, never an empty string
   const second = called();
   legacy.task('fail', {}, second.done);
-  await workOne(redis, prefix, () => ({ reason: 'task was pubsub killed', exception: '' }));
+  await workOne(db.redis, prefix, () => ({ reason: 'task was pubsub killed', exception: '' }));
   const [err2] = await second.promise;
   assert.equal(err2['error-reason'], 'task was pubsub killed');
   await legacy.quit();
@@ -76,10 +67,10 @@ test('a failed task: cb(error-exception, null, task) and a failure event', async
 
 test('taskwithid() and gettask()', async () => {
   const prefix = newPrefix();
-  const legacy = doshit(server.url, prefix);
+  const legacy = doshit(db.url, prefix);
   const cb = called();
   assert.equal(legacy.taskwithid('my-id', 'echo', { text: 'x' }, cb.done), 'my-id');
-  await workOne(redis, prefix, echo);
+  await workOne(db.redis, prefix, echo);
   await cb.promise;
   const got = called();
   legacy.gettask('my-id', got.done);
@@ -99,7 +90,7 @@ test('taskwithid() and gettask()', async () => {
 
 test('bad arguments throw at once; end() fails the callbacks still waiting', async () => {
   const prefix = newPrefix();
-  const legacy = doshit(server.url, prefix);
+  const legacy = doshit(db.url, prefix);
   assert.throws(() => legacy.task('echo', { x: NaN }, () => {}), doshit.EncodeError);
   assert.throws(() => legacy.task('', {}, () => {}), TypeError);
   const cb = called();

@@ -3,13 +3,13 @@
 // runs the same files).
 
 const assert = require('node:assert/strict');
-const { after, before, describe, test } = require('node:test');
+const { describe, test } = require('node:test');
 const doshit = require('..');
 const { Keys, TaskInfo, decode, encode, formatTimestamp, parseTimestamp, DoshitDate } = doshit;
 const { checkTaskId } = require('../lib/keys');
 const { submitFields, camel } = require('../lib/protocol');
 const { legacyTask } = require('../lib/legacy');
-const { loadVectors, untag, startRedis, raw, newPrefix } = require('./helpers');
+const { loadVectors, untag, privateRedis, newPrefix } = require('./helpers');
 
 const KEYS = loadVectors('keys.json');
 const VALUES = loadVectors('values.json');
@@ -109,33 +109,24 @@ describe('submit.json', () => {
   }
 
   describe('against Redis', () => {
-    let server;
-    let redis;
-    before(async () => {
-      server = await startRedis();
-      redis = await raw(server.url);
-    });
-    after(async () => {
-      await redis?.close();
-      await server?.stop();
-    });
+    const db = privateRedis();
 
     for (const c of SUBMIT.cases) {
       test(`the client writes: ${c.name}`, async () => {
         const prefix = newPrefix();
-        const client = await doshit.createClient({ url: server.url, prefix });
+        const client = await doshit.createClient({ url: db.url, prefix });
         try {
           const options = { queue: c.queue, taskId: c.task_id, ...submitOptions(c.options) };
           const task = await client.submit(c.function, untag(c.args), options);
           const key = c.expect.key.replace(`${c.prefix}:`, `${prefix}:`);
           assert.equal(task.key, key);
-          const written = await redis.hGetAll(key);
+          const written = await db.redis.hGetAll(key);
           assert.match(written['pending-created'], new RegExp(doshit.schema.timestamp.regex));
           assert.deepStrictEqual(
             { ...written, 'pending-created': c.expect.hash['pending-created'] },
             c.expect.hash,
           );
-          assert.deepStrictEqual(await redis.lRange(c.expect.list.replace(`${c.prefix}:`, `${prefix}:`), 0, -1), [c.task_id]);
+          assert.deepStrictEqual(await db.redis.lRange(c.expect.list.replace(`${c.prefix}:`, `${prefix}:`), 0, -1), [c.task_id]);
         } finally {
           await client.close();
         }
@@ -144,12 +135,12 @@ describe('submit.json', () => {
 
     test('refused submits write nothing', async () => {
       const prefix = newPrefix();
-      const client = await doshit.createClient({ url: server.url, prefix });
+      const client = await doshit.createClient({ url: db.url, prefix });
       try {
         for (const c of SUBMIT.refused) {
           await assert.rejects(client.submit(c.function, untag(c.args), submitOptions(c.options)), c.name);
         }
-        assert.deepStrictEqual(await redis.keys(`${prefix}:*`), []);
+        assert.deepStrictEqual(await db.redis.keys(`${prefix}:*`), []);
       } finally {
         await client.close();
       }
