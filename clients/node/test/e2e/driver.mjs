@@ -3,8 +3,7 @@
 //   DOSHIT_REDIS_URL=redis://... node driver.mjs <command> '<json params>'
 //
 // params always hold `prefix` (and may hold `queue`). Values in params may use the tags of
-// schema/vectors: {"$datetime": "<timestamp>"} becomes a DoshitDate, {"$bigint": "<digits>"} a BigInt
-// and {"$float": "NaN"} a Number. It prints one line of JSON saying what happened; a value is shown as
+// schema/vectors, turned into values by the Node suite's own untag (test/helpers.js). It prints one line of JSON saying what happened; a value is shown as
 // {"json": <its text by the package's encode>, "kind": <its JavaScript type, deeply>}, so BigInt,
 // Date and the exact microseconds survive. An error of the client is an outcome ({"ok": false, ...});
 // the exit status is non-zero only when the driver itself broke.
@@ -13,9 +12,7 @@
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  DoshitDate,
   DoshitError,
   TaskFailedError,
   TaskTimeoutError,
@@ -26,21 +23,9 @@ import {
 
 const require = createRequire(import.meta.url);
 const legacyClient = require('../../index.js'); // the legacy API, as a CommonJS user loads it
+const { untag, waitFor } = require('../helpers.js');
 
 const REDIS_URL = process.env.DOSHIT_REDIS_URL;
-
-function untag(value) {
-  if (Array.isArray(value)) return value.map(untag);
-  if (value === null || typeof value !== 'object') return value;
-  const entries = Object.entries(value);
-  if (entries.length === 1) {
-    const [[tag, text]] = entries;
-    if (tag === '$datetime') return DoshitDate.fromTimestamp(text);
-    if (tag === '$bigint') return BigInt(text);
-    if (tag === '$float') return Number(text);
-  }
-  return Object.fromEntries(entries.map(([key, item]) => [key, untag(item)]));
-}
 
 /** The JavaScript type of a value, through arrays and objects: 'bigint', 'DoshitDate', ['number'], ... */
 function kind(value) {
@@ -102,14 +87,6 @@ async function withClient({ prefix, queue }, action) {
   }
 }
 
-async function until(condition, timeout, what) {
-  const deadline = Date.now() + timeout;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 /** Runs `start(done)` on a legacy client and resolves with what `done` got, then quits the client. */
 async function withLegacy({ prefix, queue, timeout = 15000 }, start) {
   const legacy = legacyClient(REDIS_URL, prefix, queue);
@@ -145,7 +122,7 @@ const COMMANDS = {
   'submit-and-cancel-running': (p) =>
     withClient(p, async (client) => {
       const task = await client.submit(p.fn, p.args, p.options);
-      await until(() => existsSync(p.args.marker), p.timeout, `${p.fn} to start`);
+      await waitFor(() => existsSync(p.args.marker), `${p.fn} to start`, p.timeout);
       const cancel = await task.cancel();
       return { taskId: task.id, cancel, ...(await settle(task.result({ timeout: p.timeout }))) };
     }),
