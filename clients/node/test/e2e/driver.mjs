@@ -3,7 +3,8 @@
 //   DOSHIT_REDIS_URL=redis://... node driver.mjs <command> '<json params>'
 //
 // params always hold `prefix` (and may hold `queue`). Values in params may use the tags of
-// schema/vectors, turned into values by the Node suite's own untag (test/helpers.js). It prints one line of JSON saying what happened; a value is shown as
+// schema/vectors, turned into values by the Node suite's own untag (test/helpers.js). It prints
+// one line of JSON saying what happened; a value is shown as
 // {"json": <its text by the package's encode>, "kind": <its JavaScript type, deeply>}, so BigInt,
 // Date and the exact microseconds survive. An error of the client is an outcome ({"ok": false, ...});
 // the exit status is non-zero only when the driver itself broke.
