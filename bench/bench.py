@@ -34,9 +34,9 @@ from typing import Any
 import redis
 
 from doshit import Client
-from doshit._keys import Keys
-from doshit._localredis import PrivateRedis, answers
-from doshit._protocol import new_task_id, submit_fields
+from doshit._core.flows import new_task_id, submit_fields
+from doshit._core.keys import Keys
+from doshit.testing import PrivateRedis, answers
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "bench.noop_tasks"

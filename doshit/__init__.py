@@ -3,9 +3,10 @@
 from doshit import Client, Registry
 """
 
-from ._aio import AsyncClient, AsyncTask
-from ._app import AppRef
-from ._client import Client, Task
+from ._client.aio import AsyncClient, AsyncTask
+from ._client.legacy import task
+from ._client.sync import Client, Task
+from ._core.taskinfo import TaskInfo
 from ._errors import (
     ConfigError,
     DecodeError,
@@ -17,10 +18,9 @@ from ._errors import (
     TaskNotFound,
     TaskTimeout,
 )
-from ._legacy import task
-from ._protocol import TaskInfo
-from ._registry import Registry
-from ._worker import Worker
+from ._worker.app import AppRef
+from ._worker.registry import Registry
+from ._worker.worker import Worker
 
 __all__ = [
     "AppRef",

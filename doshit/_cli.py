@@ -9,11 +9,13 @@ import os
 import sys
 import traceback
 
-from ._app import AppRef
-from ._config import resolve
+from ._core.config import resolve
+from ._core.schema import DEFAULT_PREFIX, DEFAULT_QUEUE, DEFAULT_URL, RESULT_TTL, Env
 from ._errors import DoshitError
-from ._schema import RESULT_TTL
-from ._worker import Worker
+from ._worker.app import AppRef
+from ._worker.worker import POOLS, SHUTDOWN_TIMEOUT, Worker
+
+QUEUE_HELP = f"queue to serve (default: ${Env.QUEUE} or {DEFAULT_QUEUE})"
 
 
 def _positive(text: str) -> int:
@@ -29,11 +31,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--pool",
-        choices=("process", "inline"),
-        default="process",
+        choices=POOLS,
+        default=POOLS[0],
         help="process: long-lived child processes (default); inline: in the worker, for I/O-bound async work",
     )
-    parser.add_argument("--prefix", help="key prefix (default: $DOSHIT_APP_PREFIX or doshit)")
+    parser.add_argument("--prefix", help=f"key prefix (default: ${Env.PREFIX} or {DEFAULT_PREFIX})")
     parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     parser.add_argument(
         "--result-ttl",
@@ -45,7 +47,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--shutdown-timeout",
         type=float,
-        default=10.0,
+        default=SHUTDOWN_TIMEOUT,
         metavar="SECONDS",
         help="on SIGTERM/SIGINT, wait this long for running tasks before killing them (default %(default)s)",
     )
@@ -61,12 +63,11 @@ def worker_parser() -> argparse.ArgumentParser:
         metavar="MODULE[:ATTR]",
         help="where the Registry is: tasks:registry, tasks (finds `registry`), or path/to/tasks.py",
     )
-    parser.add_argument("--queue", "-q", help="queue to serve (default: $DOSHIT_QUEUE or default)")
+    parser.add_argument("--queue", "-q", help=QUEUE_HELP)
     parser.add_argument(
         "--redis-url",
         "-r",
-        help="redis://, rediss:// or unix:// URL (default: $DOSHIT_REDIS_URL, "
-        "then $DOSHIT_REDIS, then redis://127.0.0.1:6379/0)",
+        help=f"redis://, rediss:// or unix:// URL (default: ${Env.URL}, then ${Env.REDIS_JSON}, then {DEFAULT_URL})",
     )
     _add_common(parser)
     return parser
@@ -110,7 +111,7 @@ def legacy_main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     worker = commands.add_parser("worker", help="run the functions a module decorated with @task()")
     worker.add_argument("tasks", metavar="TASKS", help="tasks module or file, e.g. tasks.py")
-    worker.add_argument("--queue", "-q", help="queue to serve (default: $DOSHIT_QUEUE or default)")
+    worker.add_argument("--queue", "-q", help=QUEUE_HELP)
     worker.add_argument(
         "--redis", "-r", metavar="JSON", help="redis connection keywords as JSON (legacy), or a redis:// URL"
     )
@@ -125,8 +126,8 @@ def legacy_main(argv: list[str] | None = None) -> int:
                 json.loads(args.redis)
             except ValueError as exc:
                 parser.exit(2, f"doshit: error: --redis is neither JSON nor a URL: {exc}\n")
-            os.environ["DOSHIT_REDIS"] = args.redis
-            os.environ.pop("DOSHIT_REDIS_URL", None)
+            os.environ[Env.REDIS_JSON] = args.redis
+            os.environ.pop(Env.URL, None)
     return _run(worker, args, AppRef(args.tasks, legacy=True), url)
 
 

@@ -29,8 +29,8 @@ from typing import Any
 import redis
 
 from doshit import AsyncClient, Client, TaskFailed
-from doshit._config import mask_url
-from doshit._localredis import PrivateRedis, answers
+from doshit._core.config import mask_url
+from doshit.testing import PrivateRedis, answers
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "examples.tasks"

@@ -1,8 +1,8 @@
 """Generate the code of both languages and the tables of schema/SPEC.md from schema/schema.json.
 
-Outputs: doshit/_schema.py (Python constants), clients/node/lib/schema.js and
-clients/node/lib/fields.d.ts (the same facts and the task fields' TypeScript types for Node), and the
-tables of SPEC.md.
+Outputs: doshit/_core/schema.py (Python constants, the scripts, and the task fields as typed
+properties), clients/node/lib/schema.js and clients/node/lib/fields.d.ts (the same facts and the task
+fields' TypeScript types for Node), and the tables of SPEC.md.
 
     python schema/codegen.py           rewrite both
     python schema/codegen.py --check   exit 1 if either is out of date
@@ -22,7 +22,7 @@ from typing import Any
 SCHEMA_DIR = Path(__file__).resolve().parent
 ROOT = SCHEMA_DIR.parent
 SCHEMA_FILE = SCHEMA_DIR / "schema.json"
-PY_OUT = ROOT / "doshit" / "_schema.py"
+PY_OUT = ROOT / "doshit" / "_core" / "schema.py"
 NODE_OUT = ROOT / "clients" / "node" / "lib" / "schema.js"
 NODE_TYPES_OUT = ROOT / "clients" / "node" / "lib" / "fields.d.ts"
 SPEC = SCHEMA_DIR / "SPEC.md"
@@ -48,13 +48,27 @@ def doc_line(text: str) -> str:
     return '    """' + text.replace('"""', "'''") + '"""\n'
 
 
+PY_TYPES = {
+    "string": "str | None",
+    "enum": "str | None",
+    "timestamp": "datetime | None",
+    "integer": "int | None",
+    "json-object": "dict[str, Any]",
+    "json-array": "list[Any]",
+    "json": "Any",
+}
+"""The Python type of a decoded field of each schema type (json-object: {} when absent)."""
+
+
 def render_python(schema: dict[str, Any]) -> str:
     out: list[str] = [
         '"""The doshit wire schema as Python constants.\n\n'
         "GENERATED from schema/schema.json by schema/codegen.py: do not edit by hand.\n"
         '"""\n\n',
         "from __future__ import annotations\n\n",
-        "from typing import Final, NamedTuple\n\n",
+        "from collections.abc import Mapping\n",
+        "from datetime import datetime\n",
+        "from typing import Any, Final, NamedTuple, cast\n\n",
         f"SCHEMA_VERSION: Final = {schema['schema_version']}\n",
         '"""The schema version this package writes into task and worker hashes."""\n\n',
         f"DEFAULT_PREFIX: Final = {schema['defaults']['prefix']!r}\n",
@@ -62,6 +76,17 @@ def render_python(schema: dict[str, Any]) -> str:
         f"DEFAULT_QUEUE: Final = {schema['defaults']['queue']!r}\n",
         '"""Queue used when none is configured."""\n\n',
     ]
+    config = schema["config"]
+    out.append(f"DEFAULT_URL: Final = {config['default_url']!r}\n")
+    out.append('"""Redis URL used when neither an argument nor the environment names one."""\n\n')
+    out.append(f"URL_SCHEMES: Final = {tuple(config['url_schemes'])!r}\n")
+    out.append('"""The URL schemes a Redis URL may have."""\n\n')
+    out.append(f"RECONNECT_DELAYS: Final = {tuple(float(d) for d in config['reconnect_delays_seconds'])!r}\n")
+    out.append(
+        '"""Seconds a lost results subscription waits before each attempt to subscribe again; the last repeats."""\n\n'
+    )
+    out.append(f"NAME_REGEX: Final = {schema['names']['regex']!r}\n")
+    out.append(f'"""{schema["names"]["doc"]}"""\n\n')
     for name, key in schema["keys"].items():
         out.append(f"{const_name(name)}_KEY: Final = {key['pattern']!r}\n")
         out.append(f'"""{key["type"]}: {key["doc"]}"""\n\n')
@@ -81,6 +106,9 @@ def render_python(schema: dict[str, Any]) -> str:
     out.append(f"DATETIME_TYPE_VALUE: Final = {dt['type_value']!r}\n")
     out.append(f"DATETIME_VALUE_KEY: Final = {dt['value_key']!r}\n")
     out.append(f'"""{dt["doc"]}"""\n\n')
+    steps = tuple((s["signal"], s["times"], float(s["wait_seconds"])) for s in schema["kill_escalation"]["steps"])
+    out.append(f"KILL_ESCALATION: Final = {steps!r}\n")
+    out.append(f'"""(signal name, times, seconds to wait after each): {schema["kill_escalation"]["doc"]}"""\n\n')
     hb = schema["heartbeat"]
     out.append(f"HEARTBEAT_INTERVAL: Final = {hb['interval_seconds']}\n")
     out.append('"""Default seconds between worker heartbeats."""\n\n')
@@ -96,6 +124,12 @@ def render_python(schema: dict[str, Any]) -> str:
             out.append(f"\n    {const_name(value)}: Final = {value!r}\n")
             out.append(doc_line(text))
 
+    out.append("\nclass Env:\n")
+    out.append(doc_line("Names of the environment variables clients and workers read."))
+    for key, var in config["environment"].items():
+        tag = "legacy" if var["legacy"] else "added"
+        out.append(f"\n    {const_name(key)}: Final = {var['name']!r}\n")
+        out.append(doc_line(f"{tag}: {var['doc']}"))
     enum_class("State", "Values of the task hash's state field.", schema["states"])
     enum_class("Result", "Values of the task hash's result field.", schema["results"])
     enum_class(
@@ -115,16 +149,64 @@ def render_python(schema: dict[str, Any]) -> str:
     legacy = tuple(f["name"] for f in schema["task_fields"] if f["legacy"])
     out.append(f"\n\nLEGACY_TASK_FIELDS: Final = {legacy!r}\n")
     out.append('"""Task fields the legacy clients know; every other field is an addition."""\n')
-    out.append("\n\nclass ScriptSpec(NamedTuple):\n")
-    out.append(doc_line("One Lua script: its source, its SHA1 (for EVALSHA) and the names of its KEYS and ARGV."))
-    out.append("\n    source: str\n    sha: str\n    keys: tuple[str, ...]\n    argv: tuple[str, ...]\n\n\n")
+    out += render_task_fields(schema)
+    out += render_scripts(schema)
+    return "".join(out)
+
+
+def render_task_fields(schema: dict[str, Any]) -> list[str]:
+    """A base class with one typed, decoding property per task field (the Node client derives the same)."""
+    out = [
+        "\n\nclass TaskFields:\n",
+        doc_line("One property per task hash field, decoded by ``_decoded(field, type)``, which a subclass provides."),
+        "\n    __slots__ = ()\n\n",
+        "    def _decoded(self, field: str, kind: str) -> Any:\n",
+        "        raise NotImplementedError\n",
+    ]
+    for field in schema["task_fields"]:
+        prop = const_name(field["name"]).lower()
+        kind = PY_TYPES[field["type"]]
+        out.append(f"\n    @property\n    def {prop}(self) -> {kind}:\n")
+        out.append("    " + doc_line(f"{field['name']} ({field['type']}): {field['doc']}"))
+        call = f"self._decoded({field['name']!r}, {field['type']!r})"
+        out.append(f"        return {call}\n" if kind == "Any" else f"        return cast({kind!r}, {call})\n")
+    return out
+
+
+def render_scripts(schema: dict[str, Any]) -> list[str]:
+    """Each script's source and SHA, its KEYS/ARGV names and its reply by name; a constant class per reply."""
+    out = ["\n\nclass ScriptSpec(NamedTuple):\n"]
+    out.append(
+        doc_line(
+            "One Lua script: its source, its SHA1 (for EVALSHA), the names of its KEYS and ARGV (a name "
+            "ending in '...' takes the rest), and its reply: integer codes, tagged lists or words, by name."
+        )
+    )
+    out.append("\n    name: str\n    source: str\n    sha: str\n    keys: tuple[str, ...]\n    argv: tuple[str, ...]\n")
+    out.append(
+        "    codes: Mapping[int, str]\n    tagged: Mapping[str, tuple[str, ...]]\n    words: tuple[str, ...]\n\n\n"
+    )
     out.append("SCRIPTS: Final[dict[str, ScriptSpec]] = {\n")
+    replies: dict[str, list[str]] = {}
     for name, spec in scripts_with_source(schema).items():
-        out.append(f"    {name!r}: ScriptSpec(\n        source={spec['source']!r},\n        sha={spec['sha']!r},\n")
-        out.append(f"        keys={tuple(spec['keys'])!r},\n        argv={tuple(spec['argv'])!r},\n    ),\n")
+        reply = spec["reply"]
+        codes = {int(code): word for code, word in reply.get("codes", {}).items()}
+        tagged = {tag: tuple(names) for tag, names in reply.get("tagged", {}).items()}
+        words = tuple(reply.get("words", ()))
+        replies[name] = [*codes.values(), *tagged, *words]
+        out.append(f"    {name!r}: ScriptSpec(\n        name={name!r},\n        source={spec['source']!r},\n")
+        out.append(f"        sha={spec['sha']!r},\n")
+        out.append(f"        keys={tuple(spec['keys'])!r},\n        argv={tuple(spec['argv'])!r},\n")
+        out.append(f"        codes={codes!r},\n        tagged={tagged!r},\n        words={words!r},\n    ),\n")
     out.append("}\n")
     out.append('"""The atomic operations, one Lua script each (schema/scripts/)."""\n')
-    return "".join(out)
+    for name, statuses in replies.items():
+        cls = name.capitalize() + "Reply"
+        out.append(f"\n\nclass {cls}:\n")
+        out.append(doc_line(f"What the {name} script's reply says (Reply.status)."))
+        for status in statuses:
+            out.append(f"\n    {const_name(status)}: Final = {status!r}\n")
+    return out
 
 
 def scripts_with_source(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -198,16 +280,25 @@ def yes(flag: bool) -> str:
     return "legacy" if flag else "**added**"
 
 
+def transition_how(transition: dict[str, Any]) -> str:
+    """How a transition happens: its own text, or the texts of its hops on the lane in order."""
+    return transition.get("how") or ", then ".join(hop["how"] for hop in transition["lane"])
+
+
 def render_tables(schema: dict[str, Any]) -> dict[str, str]:
     keys = [[f"`{k['pattern']}`", k["type"], yes(k["legacy"]), k["doc"]] for k in schema["keys"].values()]
     keys += [[f"`{c['pattern']}`", "pub/sub channel", yes(c["legacy"]), c["doc"]] for c in schema["channels"].values()]
     commands = [[f"`{c['pattern']}`", c["doc"]] for c in schema["commands"].values()]
     task_fields = [[f"`{f['name']}`", f["type"], f["by"], yes(f["legacy"]), f["doc"]] for f in schema["task_fields"]]
     worker_fields = [[f"`{f['name']}`", f["type"], yes(f["legacy"]), f["doc"]] for f in schema["worker_fields"]]
-    transitions = [[t["from"] or "(none)", t["to"], t["by"], t["how"]] for t in schema["transitions"]]
+    transitions = [[t["from"] or "(none)", t["to"], t["by"], transition_how(t)] for t in schema["transitions"]]
     reasons = [[f"`{name}`", f"`{text}`"] for name, text in schema["error_reasons"].items()]
     scripts = [
         [f"`{s['file']}`", ", ".join(s["keys"]), ", ".join(s["argv"]), s["returns"]] for s in schema["scripts"].values()
+    ]
+    environment = [[f"`{v['name']}`", yes(v["legacy"]), v["doc"]] for v in schema["config"]["environment"].values()]
+    kill = [
+        [f"`{s['signal']}`", str(s["times"]), f"{s['wait_seconds']:g} s"] for s in schema["kill_escalation"]["steps"]
     ]
     return {
         "keys": table(["key / channel", "type", "origin", "meaning"], keys),
@@ -217,6 +308,8 @@ def render_tables(schema: dict[str, Any]) -> dict[str, str]:
         "transitions": table(["from", "to", "who", "how"], transitions),
         "reasons": table(["name", "error-reason text"], reasons),
         "scripts": table(["script", "KEYS", "ARGV", "returns"], scripts),
+        "environment": table(["variable", "origin", "meaning"], environment),
+        "kill": table(["signal", "times", "wait after each"], kill),
     }
 
 

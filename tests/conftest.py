@@ -22,7 +22,7 @@ import redis
 from pytest_redis import factories
 
 from doshit import AsyncClient, AsyncTask, Client
-from doshit._localredis import redis_server_binary
+from doshit.testing import redis_server_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "schema" / "vectors"

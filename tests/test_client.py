@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from doshit import Client, ConfigError, TaskExists, TaskFailed, TaskNotFound, TaskTimeout
-from doshit._config import mask_url, resolve
+from doshit._core.config import mask_url, resolve
 
 from .conftest import assert_clean, wait_for
 from .test_worker_failures import wait_listening

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import redis
 
-from doshit import _legacy
+from doshit._client import legacy as _legacy
 
 from .apps import legacy_tasks
 from .conftest import assert_clean, wait_for

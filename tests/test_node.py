@@ -22,7 +22,7 @@ import pytest
 import redis
 
 from doshit import Client, TaskFailed, TaskTimeout
-from doshit._codec import decode, encode, format_timestamp, parse_timestamp
+from doshit._core.codec import decode, encode, format_timestamp, parse_timestamp
 
 from .conftest import ROOT, WorkerProcess, assert_clean, submit_running, wait_for
 from .test_worker_failures import KILLED, finished, wait_listening

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import doshit
-from doshit import _schema
+from doshit._core import schema as _schema
 
 from .conftest import ROOT
 
@@ -22,7 +24,9 @@ def test_generated_files_are_current() -> None:
 
 def test_lua_uses_only_schema_words() -> None:
     words = {f["name"] for f in SCHEMA["task_fields"]} | set(SCHEMA["states"]) | set(SCHEMA["results"])
-    words |= {"run", "invalid", "skip", "missing", "cancelled", "killing", ""}
+    for spec in SCHEMA["scripts"].values():  # the words and variant tags of the replies
+        words |= set(spec["reply"].get("words", [])) | set(spec["reply"].get("tagged", {}))
+    words.add("")
     for spec in SCHEMA["scripts"].values():
         source = (ROOT / "schema" / spec["file"]).read_text()
         code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("--"))
@@ -39,19 +43,55 @@ def test_lua_keys_come_through_keys() -> None:
         assert "KEYS[" in source
 
 
+def string_literals(path: Path) -> set[str]:
+    """The string constants of a module's code, docstrings left out (prose may name things)."""
+    tree = ast.parse(path.read_text())
+    docstrings = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+        ):
+            docstrings.add(id(body[0].value))
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    }
+
+
 def test_no_key_pattern_typed_twice() -> None:
-    """Only the generated schema module spells key patterns and field names of the hash."""
+    """Only the generated schema module spells key patterns, hash field names, states, results, error
+    reasons and environment variables (the Node suite checks the same of lib/)."""
     spelled = [*SCHEMA["keys"].values(), *SCHEMA["channels"].values(), *SCHEMA["commands"].values()]
     patterns = [part for item in spelled for part in re.split(r"\{[^}]*\}", item["pattern"]) if part.strip(":")]
-    fields = [f["name"] for f in SCHEMA["task_fields"] if "-" in f["name"]]
-    for path in (ROOT / "doshit").glob("*.py"):
-        if path.name == "_schema.py":
+    words = {f["name"] for f in SCHEMA["task_fields"] if "-" in f["name"]}
+    words |= {*SCHEMA["states"], *SCHEMA["results"], *SCHEMA["error_reasons"].values()}
+    words |= {var["name"] for var in SCHEMA["config"]["environment"].values()}
+    for path in (ROOT / "doshit").rglob("*.py"):
+        if path == ROOT / "doshit" / "_core" / "schema.py":
             continue
-        text = path.read_text()
+        literals = string_literals(path)
         for needle in patterns:  # ':task:', ':pending', 'task:kill:', ...
-            assert needle not in text, (path.name, needle)
-        for field in fields:
-            assert f'"{field}"' not in text, (path.name, field)
+            assert not [text for text in literals if needle in text], (path.name, needle)
+        assert not literals & words, (path.name, literals & words)
+
+
+def test_replies_are_what_the_scripts_return() -> None:
+    """Every reply schema.json names is one its script can return, and the reverse."""
+    for spec in SCHEMA["scripts"].values():
+        source = (ROOT / "schema" / spec["file"]).read_text()
+        code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("--"))
+        returned = set(re.findall(r"\breturn\s+(-?\d+|'[^']*'|\{'[^']*')", code))
+        reply = spec["reply"]
+        named = {code for code in reply.get("codes", {})}
+        named |= {f"'{word}'" for word in reply.get("words", [])}
+        named |= {f"{{'{tag}'" for tag in reply.get("tagged", {})}
+        assert named <= returned | {"'finished'"}, (spec["file"], named - returned)  # cancel returns state itself
+        assert returned <= named, (spec["file"], returned - named)
 
 
 def test_spec_documents_every_field() -> None:

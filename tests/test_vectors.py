@@ -10,10 +10,11 @@ import pytest
 import redis
 
 from doshit import Client, DecodeError, EncodeError, TaskFailed
-from doshit._codec import decode, encode, format_timestamp, parse_timestamp
-from doshit._keys import Keys, check_task_id
-from doshit._protocol import TaskInfo, submit_fields
-from doshit._runner import Outcome
+from doshit._core.codec import decode, encode, format_timestamp, parse_timestamp
+from doshit._core.flows import submit_fields
+from doshit._core.keys import Keys, check_task_id
+from doshit._core.outcome import Outcome
+from doshit._core.taskinfo import TaskInfo
 
 from .conftest import assert_clean, wait_for
 from .vectors import ids, load, untag

@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from doshit import Client
-from doshit._localredis import PrivateRedis, free_port
+from doshit.testing import PrivateRedis, free_port
 
 from .conftest import WorkerProcess, assert_clean, submit_running, wait_for
 from .test_worker_failures import finished, launch, wait_listening, wait_state

@@ -13,6 +13,53 @@ module.exports = freeze({
     "prefix": "doshit",
     "queue": "default"
   },
+  "config": {
+    "default_url": "redis://127.0.0.1:6379/0",
+    "url_schemes": [
+      "redis",
+      "rediss",
+      "unix"
+    ],
+    "environment": {
+      "url": {
+        "name": "DOSHIT_REDIS_URL",
+        "legacy": false,
+        "doc": "redis://, rediss:// or unix:// URL, with user and password if needed."
+      },
+      "redis_json": {
+        "name": "DOSHIT_REDIS",
+        "legacy": true,
+        "doc": "A JSON object of connection settings (redis-py keyword arguments), used when there is no URL."
+      },
+      "prefix": {
+        "name": "DOSHIT_APP_PREFIX",
+        "legacy": true,
+        "doc": "The key prefix."
+      },
+      "queue": {
+        "name": "DOSHIT_QUEUE",
+        "legacy": true,
+        "doc": "The queue."
+      },
+      "virtual_memory_limit": {
+        "name": "DOSHIT_TASK_VIRTUAL_MEMORY_LIMIT",
+        "legacy": true,
+        "doc": "Default virtual memory limit (bytes) for submitted tasks."
+      }
+    },
+    "reconnect_delays_seconds": [
+      0.1,
+      0.5,
+      1,
+      2,
+      5
+    ],
+    "doc": "Where clients and workers connect: an argument or option wins, then the environment, then default_url. A lost results subscription waits each of reconnect_delays_seconds in turn (the last repeats) before it subscribes again."
+  },
+  "names": {
+    "regex": "^[^\\s:{}]+$",
+    "doc": "Prefix and queue names: not empty, no whitespace, ':' or braces."
+  },
   "keys": {
     "task": {
       "pattern": "{prefix}:task:{task_id}",
@@ -55,7 +102,7 @@ module.exports = freeze({
     "kill": {
       "pattern": "task:kill:{task_key}",
       "legacy": true,
-      "doc": "The worker running that task kills it (SIGINT, SIGTERM, SIGKILL about a second apart) and finishes it failed."
+      "doc": "The worker running that task kills it (SIGINT, then SIGTERM, then SIGKILL, as kill_escalation says) and finishes it failed."
     },
     "kill_all": {
       "pattern": "task:kill:all",
@@ -86,36 +133,80 @@ module.exports = freeze({
   },
   "transitions": [
     {
+      "name": "submit",
       "from": null,
       "to": "pending",
       "by": "producer",
-      "how": "submit script: HSET the hash and LPUSH the id, atomically; refused if the hash exists"
+      "lane": [
+        {
+          "from": "actor:producer",
+          "to": "key:pending",
+          "label": "submit script",
+          "how": "submit script: HSET the hash and LPUSH the id, atomically; refused if the hash exists"
+        }
+      ]
     },
     {
+      "name": "take",
       "from": "pending",
       "to": "executing",
       "by": "worker",
-      "how": "BRPOPLPUSH pending -> executing, then the claim script sets state, executing-created, worker, queue"
+      "lane": [
+        {
+          "from": "key:pending",
+          "to": "actor:worker",
+          "label": "BRPOPLPUSH",
+          "how": "BRPOPLPUSH pending -> executing"
+        },
+        {
+          "from": "actor:worker",
+          "to": "key:executing",
+          "label": "claim script",
+          "how": "the claim script sets state, executing-created, worker, queue"
+        }
+      ]
     },
     {
+      "name": "finish",
       "from": "executing",
       "to": "finished",
       "by": "worker named in `worker`",
-      "how": "finish script: result fields, LREM executing, EXPIRE, then PUBLISH the hash key on results"
+      "lane": [
+        {
+          "from": "key:executing",
+          "to": "state:finished",
+          "label": "finish script",
+          "how": "finish script: result fields, LREM executing, EXPIRE"
+        },
+        {
+          "from": "state:finished",
+          "to": "channel:results",
+          "label": "PUBLISH",
+          "how": "PUBLISH the hash key on results"
+        }
+      ]
     },
     {
+      "name": "cancel",
       "from": "pending",
       "to": "finished",
       "by": "any client (cancel)",
       "how": "cancel script: LREM pending, result failed with the cancelled reason, PUBLISH"
     },
     {
+      "name": "unclaim",
       "from": "executing",
       "to": "pending",
       "by": "worker named in `worker`",
       "how": "unclaim script, for a task claimed ahead that never started when the worker shuts down: state back to pending, executing-created and worker removed, id moved back to the taking end of pending"
     }
   ],
+  "reading": {
+    "from": "channel:results",
+    "to": "actor:caller",
+    "label": "SUBSCRIBE HGETALL",
+    "how": "SUBSCRIBE first (before submitting); on a message, HGETALL or HMGET the task hash it names"
+  },
   "results": {
     "successful": "The function returned; result-value holds its JSON (always written, falsy values included).",
     "failed": "error-reason says why in one line; error-exception holds the traceback when there is one."
@@ -308,6 +399,26 @@ module.exports = freeze({
       "doc": "The doshit package version of the worker."
     }
   ],
+  "kill_escalation": {
+    "steps": [
+      {
+        "signal": "SIGINT",
+        "times": 10,
+        "wait_seconds": 0.1
+      },
+      {
+        "signal": "SIGTERM",
+        "times": 1,
+        "wait_seconds": 1.0
+      },
+      {
+        "signal": "SIGKILL",
+        "times": 1,
+        "wait_seconds": 0
+      }
+    ],
+    "doc": "How a worker kills a running task's process group: each signal `times` times, waiting `wait_seconds` after each, until the task has ended. SIGINT is repeated for a second because a child ignores it outside a task: one that arrives while the task is still being handed over would be lost."
+  },
   "heartbeat": {
     "interval_seconds": 5,
     "expiry_intervals": 3
@@ -339,6 +450,12 @@ module.exports = freeze({
         "task_id",
         "field_values..."
       ],
+      "reply": {
+        "codes": {
+          "1": "queued",
+          "0": "exists"
+        }
+      },
       "returns": "1 when queued, 0 when the task hash already exists (nothing written)",
       "source": "-- submit: create a task hash and queue its id, atomically.\n-- KEYS: task, pending\n-- ARGV: task_id, field_values...\n-- Returns 1 when queued, 0 when the task hash already exists (then nothing is written).\nif redis.call('EXISTS', KEYS[1]) == 1 then\n  return 0\nend\nredis.call('HSET', KEYS[1], unpack(ARGV, 2))\nredis.call('LPUSH', KEYS[2], ARGV[1])\nreturn 1\n",
       "sha": "30f29da238cb1be2c00617f318fc41a41f5e2006"
@@ -356,6 +473,28 @@ module.exports = freeze({
         "queue",
         "now"
       ],
+      "reply": {
+        "tagged": {
+          "run": [
+            "function",
+            "args",
+            "virtual-memory-limit",
+            "backlog"
+          ],
+          "invalid": [
+            "state",
+            "function",
+            "backlog"
+          ],
+          "skip": [
+            "state",
+            "backlog"
+          ],
+          "missing": [
+            "backlog"
+          ]
+        }
+      },
       "returns": "{'run', function, args, virtual-memory-limit} or {'invalid', state, function} (claimed, to be failed) or {'skip', state} or {'missing'} (id dropped from executing); each followed by the pending list's length",
       "source": "-- claim: a worker takes a task whose id it has just moved from pending to executing.\n-- KEYS: task, executing, pending\n-- ARGV: task_id, worker_id, queue, now\n-- Returns one of these, each followed by the pending list's length (so the worker knows whether\n-- to take more at once or wait):\n--   {'run', function, args, virtual-memory-limit, n}  claimed; run it\n--   {'invalid', state, function, n}                   claimed, but it cannot run; the worker fails it\n--   {'skip', state, n}                                another worker runs it or it is finished; id dropped\n--   {'missing', n}                                    no such hash; id dropped\nlocal backlog = redis.call('LLEN', KEYS[3])\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'function', 'args', 'virtual-memory-limit')\nlocal state, fn, args, vml = fields[1], fields[2], fields[3], fields[4]\nif redis.call('EXISTS', KEYS[1]) == 0 then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return {'missing', backlog}\nend\nif state == 'executing' or state == 'finished' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return {'skip', state, backlog}\nend\nredis.call('HSET', KEYS[1], 'state', 'executing', 'executing-created', ARGV[4],\n  'worker', ARGV[2], 'queue', ARGV[3])\nif state ~= 'pending' or not fn or fn == '' then\n  return {'invalid', state or '', fn or '', backlog}\nend\nreturn {'run', fn, args or '', vml or '', backlog}\n",
       "sha": "99815e8e498aab875419a0c629d07a28292ebdef"
@@ -373,6 +512,13 @@ module.exports = freeze({
         "default_ttl",
         "field_values..."
       ],
+      "reply": {
+        "codes": {
+          "1": "finished",
+          "0": "gone",
+          "-1": "not_owner"
+        }
+      },
       "returns": "1 finished and published, 0 the hash is gone, -1 the task is no longer this worker's to finish",
       "source": "-- finish: record a task's result, drop its id from executing, publish its hash key.\n-- KEYS: task, executing\n-- ARGV: task_id, worker_id, results_channel, default_ttl, field_values...\n-- Returns 1 finished and published, 0 the hash is gone (its id is dropped from executing), -1 the\n-- task is no longer this worker's to finish (state is not executing, or another worker took it);\n-- then nothing is touched, not even executing, whose entry is no longer this worker's either.\nif redis.call('EXISTS', KEYS[1]) == 0 then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return 0\nend\nlocal owner = redis.call('HMGET', KEYS[1], 'state', 'worker', 'result-ttl')\nif owner[1] ~= 'executing' or owner[2] ~= ARGV[2] then\n  return -1\nend\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nredis.call('HSET', KEYS[1], unpack(ARGV, 5))\nlocal ttl = tonumber(owner[3] or ARGV[4]) or tonumber(ARGV[4])\nif ttl and ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[3], KEYS[1])\nreturn 1\n",
       "sha": "827f9062c8fbcb315b08c828320344a73f0bd590"
@@ -388,6 +534,12 @@ module.exports = freeze({
         "task_id",
         "worker_id"
       ],
+      "reply": {
+        "codes": {
+          "1": "given_back",
+          "0": "not_owner"
+        }
+      },
       "returns": "1 given back, 0 not this worker's to give back",
       "source": "-- unclaim: give back a task this worker claimed but never started (it was waiting for a free\n-- slot when the worker shut down). It goes to the right end of pending, so it is taken next.\n-- KEYS: task, executing, pending\n-- ARGV: task_id, worker_id\n-- Returns 1 when given back, 0 when the task was not this worker's to give back.\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'worker')\nif fields[1] ~= 'executing' or fields[2] ~= ARGV[2] then\n  return 0\nend\nredis.call('HSET', KEYS[1], 'state', 'pending')\nredis.call('HDEL', KEYS[1], 'executing-created', 'worker')\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nredis.call('RPUSH', KEYS[3], ARGV[1])\nreturn 1\n",
       "sha": "d19af9c6364cc29779dcbae6855521c9784e4d33"
@@ -406,6 +558,14 @@ module.exports = freeze({
         "now",
         "reason"
       ],
+      "reply": {
+        "words": [
+          "cancelled",
+          "killing",
+          "finished",
+          "missing"
+        ]
+      },
       "returns": "'cancelled' (was pending), 'killing' (kill command sent), 'finished', or 'missing'",
       "source": "-- cancel: stop a task. A pending task is taken off its queue and finished failed at once;\n-- for an executing one the kill command goes to the workers.\n-- KEYS: task, pending\n-- ARGV: task_id, results_channel, cmd_channel, kill_command, now, reason\n-- Returns 'cancelled' (was pending), 'killing' (kill command sent), 'finished' or 'missing'.\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'result-ttl')\nlocal state, ttl = fields[1], tonumber(fields[2])\nif not state then\n  return 'missing'\nend\nif state == 'executing' then\n  redis.call('PUBLISH', ARGV[3], ARGV[4])\n  return 'killing'\nend\nif state ~= 'pending' then\n  return state\nend\nredis.call('LREM', KEYS[2], 0, ARGV[1])\nredis.call('HSET', KEYS[1], 'state', 'finished', 'result', 'failed',\n  'error-reason', ARGV[6], 'finished-created', ARGV[5])\nif ttl and ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[2], KEYS[1])\nreturn 'cancelled'\n",
       "sha": "3ecd577f34f7ee0376b6e588f2c1c2e7558b5543"

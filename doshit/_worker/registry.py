@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, overload
 
-from ._errors import RegistryError
+from .._errors import RegistryError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,14 +80,14 @@ class Registry:
         """Run a registered function here and now, through the same JSON encoding and checks a worker
         applies, so tests of task functions catch what a worker would refuse. Raises TaskFailed.
         From inside a running event loop, use ``await registry.acall(...)``."""
-        from ._codec import encode
-        from ._runner import run_call
+        from .._core.codec import encode
+        from .runner import run_call
 
         return run_call(self, name, encode(kwargs)).result()
 
     async def acall(self, name: str, /, **kwargs: Any) -> Any:
         """``call`` for asyncio code: ``async def`` functions run on the current loop."""
-        from ._codec import encode
-        from ._runner import run_call_async
+        from .._core.codec import encode
+        from .runner import run_call_async
 
         return (await run_call_async(self, name, encode(kwargs))).result()

@@ -1,4 +1,4 @@
-"""A worker's long-lived child process: ``python -m doshit._child APP [--legacy] --parent PID --started FD``.
+"""A worker's long-lived child process: ``python -m doshit._worker.child APP [--legacy] --parent PID --started FD``.
 
 It imports the registry once, then runs one call at a time for the worker. Calls arrive on stdin and
 outcomes leave on stdout as length-prefixed JSON frames; the task's own prints go to stderr, so they
@@ -16,15 +16,16 @@ import resource
 import signal
 import sys
 from types import FrameType
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import orjson
 
-from ._app import AppRef
-from ._frames import STARTED, read_frame, write_frame
-from ._registry import Registry
-from ._runner import Outcome, failed, run_call
-from ._schema import Reason
+from .._core.outcome import Outcome, failed
+from .._core.schema import Reason
+from .app import AppRef
+from .frames import STARTED, Request, hello, hello_error, outcome_from, outcome_message, read_frame, write_frame
+from .registry import Registry
+from .runner import run_call
 
 PR_SET_PDEATHSIG = 1
 """prctl option: the signal this process gets when its parent dies."""
@@ -46,10 +47,6 @@ def die_with_parent(parent: int) -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before we asked
         os._exit(1)
-
-
-def outcome_message(outcome: Outcome) -> list[Any]:
-    return [outcome.ok, outcome.value, outcome.reason, outcome.exception]
 
 
 def _run(registry: Registry, function: str, args: str, loop: asyncio.AbstractEventLoop) -> Outcome:
@@ -84,7 +81,7 @@ def run_limited(registry: Registry, function: str, args: str, limit: int, loop: 
         body = result.read()
     _, status = os.waitpid(pid, 0)
     if body:
-        return Outcome(*orjson.loads(body))
+        return outcome_from(orjson.loads(body))
     code = os.waitstatus_to_exitcode(status)
     return failed(
         Reason.RETURNCODE.format(code=code),
@@ -94,15 +91,18 @@ def run_limited(registry: Registry, function: str, args: str, limit: int, loop: 
 
 def serve(registry: Registry, requests: BinaryIO, replies: BinaryIO, started: mmap.mmap | None) -> None:
     loop = asyncio.new_event_loop()
-    write_frame(replies, {"ready": os.getpid(), "functions": registry.names()})
+    write_frame(replies, hello(os.getpid(), registry.names()))
     while True:
-        request = read_frame(requests)
-        if request is None:
+        message = read_frame(requests)
+        if message is None:
             return
-        seq, function, args, limit = request
+        request = Request(*message)
         if started is not None:  # tells the worker, should we die, that this task did start
-            STARTED.pack_into(started, 0, seq)
-        outcome = run_limited(registry, function, args, limit, loop) if limit else _run(registry, function, args, loop)
+            STARTED.pack_into(started, 0, request.seq)
+        if request.memory_limit:
+            outcome = run_limited(registry, request.function, request.args, request.memory_limit, loop)
+        else:
+            outcome = _run(registry, request.function, request.args, loop)
         write_frame(replies, outcome_message(outcome))
 
 
@@ -122,7 +122,7 @@ def main(argv: list[str]) -> int:
     try:
         registry = app.load()
     except Exception as exc:  # noqa: BLE001 - reported to the worker, which decides
-        write_frame(replies, {"error": f"{type(exc).__name__}: {exc}"})
+        write_frame(replies, hello_error(f"{type(exc).__name__}: {exc}"))
         return 1
     started = None
     if "--started" in argv:

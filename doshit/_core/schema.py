@@ -5,7 +5,9 @@ GENERATED from schema/schema.json by schema/codegen.py: do not edit by hand.
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final, NamedTuple, cast
 
 SCHEMA_VERSION: Final = 2
 """The schema version this package writes into task and worker hashes."""
@@ -15,6 +17,18 @@ DEFAULT_PREFIX: Final = 'doshit'
 
 DEFAULT_QUEUE: Final = 'default'
 """Queue used when none is configured."""
+
+DEFAULT_URL: Final = 'redis://127.0.0.1:6379/0'
+"""Redis URL used when neither an argument nor the environment names one."""
+
+URL_SCHEMES: Final = ('redis', 'rediss', 'unix')
+"""The URL schemes a Redis URL may have."""
+
+RECONNECT_DELAYS: Final = (0.1, 0.5, 1.0, 2.0, 5.0)
+"""Seconds a lost results subscription waits before each attempt to subscribe again; the last repeats."""
+
+NAME_REGEX: Final = '^[^\\s:{}]+$'
+"""Prefix and queue names: not empty, no whitespace, ':' or braces."""
 
 TASK_KEY: Final = '{prefix}:task:{task_id}'
 """hash: One task: what to run, its state, its result."""
@@ -35,7 +49,7 @@ CMD_CHANNEL: Final = '{prefix}:cmd'
 """pub/sub channel: Commands to every worker of this prefix."""
 
 KILL_COMMAND: Final = 'task:kill:{task_key}'
-"""The worker running that task kills it (SIGINT, SIGTERM, SIGKILL about a second apart) and finishes it failed."""
+"""The worker running that task kills it (SIGINT, then SIGTERM, then SIGKILL, as kill_escalation says) and finishes it failed."""
 
 KILL_ALL_COMMAND: Final = 'task:kill:all'
 """Every worker kills every task it runs."""
@@ -53,6 +67,9 @@ DATETIME_TYPE_VALUE: Final = 'datetime'
 DATETIME_VALUE_KEY: Final = 'value'
 """A datetime inside args or result-value is the JSON object {"type": "datetime", "value": TIMESTAMP}."""
 
+KILL_ESCALATION: Final = (('SIGINT', 10, 0.1), ('SIGTERM', 1, 1.0), ('SIGKILL', 1, 0.0))
+"""(signal name, times, seconds to wait after each): How a worker kills a running task's process group: each signal `times` times, waiting `wait_seconds` after each, until the task has ended. SIGINT is repeated for a second because a child ignores it outside a task: one that arrives while the task is still being handed over would be lost."""
+
 HEARTBEAT_INTERVAL: Final = 5
 """Default seconds between worker heartbeats."""
 
@@ -62,6 +79,24 @@ HEARTBEAT_EXPIRY_INTERVALS: Final = 3
 RESULT_TTL: Final = 604800
 """Default seconds a finished task hash is kept when it has no result-ttl field."""
 
+
+class Env:
+    """Names of the environment variables clients and workers read."""
+
+    URL: Final = 'DOSHIT_REDIS_URL'
+    """added: redis://, rediss:// or unix:// URL, with user and password if needed."""
+
+    REDIS_JSON: Final = 'DOSHIT_REDIS'
+    """legacy: A JSON object of connection settings (redis-py keyword arguments), used when there is no URL."""
+
+    PREFIX: Final = 'DOSHIT_APP_PREFIX'
+    """legacy: The key prefix."""
+
+    QUEUE: Final = 'DOSHIT_QUEUE'
+    """legacy: The queue."""
+
+    VIRTUAL_MEMORY_LIMIT: Final = 'DOSHIT_TASK_VIRTUAL_MEMORY_LIMIT'
+    """legacy: Default virtual memory limit (bytes) for submitted tasks."""
 
 class State:
     """Values of the task hash's state field."""
@@ -209,45 +244,208 @@ LEGACY_TASK_FIELDS: Final = ('function', 'state', 'args', 'pending-created', 'ex
 """Task fields the legacy clients know; every other field is an addition."""
 
 
-class ScriptSpec(NamedTuple):
-    """One Lua script: its source, its SHA1 (for EVALSHA) and the names of its KEYS and ARGV."""
+class TaskFields:
+    """One property per task hash field, decoded by ``_decoded(field, type)``, which a subclass provides."""
 
+    __slots__ = ()
+
+    def _decoded(self, field: str, kind: str) -> Any:
+        raise NotImplementedError
+
+    @property
+    def function(self) -> str | None:
+        """function (string): The registered name of the function to run."""
+        return cast('str | None', self._decoded('function', 'string'))
+
+    @property
+    def state(self) -> str | None:
+        """state (enum): pending, executing or finished."""
+        return cast('str | None', self._decoded('state', 'enum'))
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """args (json-object): JSON object of named arguments. Written compact; legacy producers pretty-printed it with indent 2, which readers accept."""
+        return cast('dict[str, Any]', self._decoded('args', 'json-object'))
+
+    @property
+    def pending_created(self) -> datetime | None:
+        """pending-created (timestamp): When it was submitted. The legacy Node producer omitted it."""
+        return cast('datetime | None', self._decoded('pending-created', 'timestamp'))
+
+    @property
+    def executing_created(self) -> datetime | None:
+        """executing-created (timestamp): When a worker took it."""
+        return cast('datetime | None', self._decoded('executing-created', 'timestamp'))
+
+    @property
+    def finished_created(self) -> datetime | None:
+        """finished-created (timestamp): When it finished."""
+        return cast('datetime | None', self._decoded('finished-created', 'timestamp'))
+
+    @property
+    def result(self) -> str | None:
+        """result (enum): successful or failed."""
+        return cast('str | None', self._decoded('result', 'enum'))
+
+    @property
+    def result_value(self) -> Any:
+        """result-value (json): JSON of the return value, on success. Always written, also for 0, "", false, [], {} and null."""
+        return self._decoded('result-value', 'json')
+
+    @property
+    def error_reason(self) -> str | None:
+        """error-reason (string): One readable line on failure, e.g. `ValueError: bad input` or `task was pubsub killed`."""
+        return cast('str | None', self._decoded('error-reason', 'string'))
+
+    @property
+    def error_exception(self) -> str | None:
+        """error-exception (string): The traceback or other detail text, on failure."""
+        return cast('str | None', self._decoded('error-exception', 'string'))
+
+    @property
+    def username(self) -> str | None:
+        """username (string): Optional free text naming who submitted it."""
+        return cast('str | None', self._decoded('username', 'string'))
+
+    @property
+    def virtual_memory_limit(self) -> int | None:
+        """virtual-memory-limit (integer): Optional bytes; the worker sets RLIMIT_AS to it for the task's process."""
+        return cast('int | None', self._decoded('virtual-memory-limit', 'integer'))
+
+    @property
+    def schema_version(self) -> int | None:
+        """schema-version (integer): The schema version the producer wrote. Absent on tasks written by legacy producers."""
+        return cast('int | None', self._decoded('schema-version', 'integer'))
+
+    @property
+    def queue(self) -> str | None:
+        """queue (string): The queue the task was pushed on; the worker records the queue it took it from."""
+        return cast('str | None', self._decoded('queue', 'string'))
+
+    @property
+    def worker(self) -> str | None:
+        """worker (string): Id of the worker that took the task; only that worker may finish it."""
+        return cast('str | None', self._decoded('worker', 'string'))
+
+    @property
+    def result_ttl(self) -> int | None:
+        """result-ttl (integer): Optional seconds to keep the hash once finished (0 keeps it forever). Without it the worker's default applies."""
+        return cast('int | None', self._decoded('result-ttl', 'integer'))
+
+
+class ScriptSpec(NamedTuple):
+    """One Lua script: its source, its SHA1 (for EVALSHA), the names of its KEYS and ARGV (a name ending in '...' takes the rest), and its reply: integer codes, tagged lists or words, by name."""
+
+    name: str
     source: str
     sha: str
     keys: tuple[str, ...]
     argv: tuple[str, ...]
+    codes: Mapping[int, str]
+    tagged: Mapping[str, tuple[str, ...]]
+    words: tuple[str, ...]
 
 
 SCRIPTS: Final[dict[str, ScriptSpec]] = {
     'submit': ScriptSpec(
+        name='submit',
         source="-- submit: create a task hash and queue its id, atomically.\n-- KEYS: task, pending\n-- ARGV: task_id, field_values...\n-- Returns 1 when queued, 0 when the task hash already exists (then nothing is written).\nif redis.call('EXISTS', KEYS[1]) == 1 then\n  return 0\nend\nredis.call('HSET', KEYS[1], unpack(ARGV, 2))\nredis.call('LPUSH', KEYS[2], ARGV[1])\nreturn 1\n",
         sha='30f29da238cb1be2c00617f318fc41a41f5e2006',
         keys=('task', 'pending'),
         argv=('task_id', 'field_values...'),
+        codes={1: 'queued', 0: 'exists'},
+        tagged={},
+        words=(),
     ),
     'claim': ScriptSpec(
+        name='claim',
         source="-- claim: a worker takes a task whose id it has just moved from pending to executing.\n-- KEYS: task, executing, pending\n-- ARGV: task_id, worker_id, queue, now\n-- Returns one of these, each followed by the pending list's length (so the worker knows whether\n-- to take more at once or wait):\n--   {'run', function, args, virtual-memory-limit, n}  claimed; run it\n--   {'invalid', state, function, n}                   claimed, but it cannot run; the worker fails it\n--   {'skip', state, n}                                another worker runs it or it is finished; id dropped\n--   {'missing', n}                                    no such hash; id dropped\nlocal backlog = redis.call('LLEN', KEYS[3])\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'function', 'args', 'virtual-memory-limit')\nlocal state, fn, args, vml = fields[1], fields[2], fields[3], fields[4]\nif redis.call('EXISTS', KEYS[1]) == 0 then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return {'missing', backlog}\nend\nif state == 'executing' or state == 'finished' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return {'skip', state, backlog}\nend\nredis.call('HSET', KEYS[1], 'state', 'executing', 'executing-created', ARGV[4],\n  'worker', ARGV[2], 'queue', ARGV[3])\nif state ~= 'pending' or not fn or fn == '' then\n  return {'invalid', state or '', fn or '', backlog}\nend\nreturn {'run', fn, args or '', vml or '', backlog}\n",
         sha='99815e8e498aab875419a0c629d07a28292ebdef',
         keys=('task', 'executing', 'pending'),
         argv=('task_id', 'worker_id', 'queue', 'now'),
+        codes={},
+        tagged={'run': ('function', 'args', 'virtual-memory-limit', 'backlog'), 'invalid': ('state', 'function', 'backlog'), 'skip': ('state', 'backlog'), 'missing': ('backlog',)},
+        words=(),
     ),
     'finish': ScriptSpec(
+        name='finish',
         source="-- finish: record a task's result, drop its id from executing, publish its hash key.\n-- KEYS: task, executing\n-- ARGV: task_id, worker_id, results_channel, default_ttl, field_values...\n-- Returns 1 finished and published, 0 the hash is gone (its id is dropped from executing), -1 the\n-- task is no longer this worker's to finish (state is not executing, or another worker took it);\n-- then nothing is touched, not even executing, whose entry is no longer this worker's either.\nif redis.call('EXISTS', KEYS[1]) == 0 then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return 0\nend\nlocal owner = redis.call('HMGET', KEYS[1], 'state', 'worker', 'result-ttl')\nif owner[1] ~= 'executing' or owner[2] ~= ARGV[2] then\n  return -1\nend\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nredis.call('HSET', KEYS[1], unpack(ARGV, 5))\nlocal ttl = tonumber(owner[3] or ARGV[4]) or tonumber(ARGV[4])\nif ttl and ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[3], KEYS[1])\nreturn 1\n",
         sha='827f9062c8fbcb315b08c828320344a73f0bd590',
         keys=('task', 'executing'),
         argv=('task_id', 'worker_id', 'results_channel', 'default_ttl', 'field_values...'),
+        codes={1: 'finished', 0: 'gone', -1: 'not_owner'},
+        tagged={},
+        words=(),
     ),
     'unclaim': ScriptSpec(
+        name='unclaim',
         source="-- unclaim: give back a task this worker claimed but never started (it was waiting for a free\n-- slot when the worker shut down). It goes to the right end of pending, so it is taken next.\n-- KEYS: task, executing, pending\n-- ARGV: task_id, worker_id\n-- Returns 1 when given back, 0 when the task was not this worker's to give back.\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'worker')\nif fields[1] ~= 'executing' or fields[2] ~= ARGV[2] then\n  return 0\nend\nredis.call('HSET', KEYS[1], 'state', 'pending')\nredis.call('HDEL', KEYS[1], 'executing-created', 'worker')\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nredis.call('RPUSH', KEYS[3], ARGV[1])\nreturn 1\n",
         sha='d19af9c6364cc29779dcbae6855521c9784e4d33',
         keys=('task', 'executing', 'pending'),
         argv=('task_id', 'worker_id'),
+        codes={1: 'given_back', 0: 'not_owner'},
+        tagged={},
+        words=(),
     ),
     'cancel': ScriptSpec(
+        name='cancel',
         source="-- cancel: stop a task. A pending task is taken off its queue and finished failed at once;\n-- for an executing one the kill command goes to the workers.\n-- KEYS: task, pending\n-- ARGV: task_id, results_channel, cmd_channel, kill_command, now, reason\n-- Returns 'cancelled' (was pending), 'killing' (kill command sent), 'finished' or 'missing'.\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'result-ttl')\nlocal state, ttl = fields[1], tonumber(fields[2])\nif not state then\n  return 'missing'\nend\nif state == 'executing' then\n  redis.call('PUBLISH', ARGV[3], ARGV[4])\n  return 'killing'\nend\nif state ~= 'pending' then\n  return state\nend\nredis.call('LREM', KEYS[2], 0, ARGV[1])\nredis.call('HSET', KEYS[1], 'state', 'finished', 'result', 'failed',\n  'error-reason', ARGV[6], 'finished-created', ARGV[5])\nif ttl and ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[2], KEYS[1])\nreturn 'cancelled'\n",
         sha='3ecd577f34f7ee0376b6e588f2c1c2e7558b5543',
         keys=('task', 'pending'),
         argv=('task_id', 'results_channel', 'cmd_channel', 'kill_command', 'now', 'reason'),
+        codes={},
+        tagged={},
+        words=('cancelled', 'killing', 'finished', 'missing'),
     ),
 }
 """The atomic operations, one Lua script each (schema/scripts/)."""
+
+
+class SubmitReply:
+    """What the submit script's reply says (Reply.status)."""
+
+    QUEUED: Final = 'queued'
+
+    EXISTS: Final = 'exists'
+
+
+class ClaimReply:
+    """What the claim script's reply says (Reply.status)."""
+
+    RUN: Final = 'run'
+
+    INVALID: Final = 'invalid'
+
+    SKIP: Final = 'skip'
+
+    MISSING: Final = 'missing'
+
+
+class FinishReply:
+    """What the finish script's reply says (Reply.status)."""
+
+    FINISHED: Final = 'finished'
+
+    GONE: Final = 'gone'
+
+    NOT_OWNER: Final = 'not_owner'
+
+
+class UnclaimReply:
+    """What the unclaim script's reply says (Reply.status)."""
+
+    GIVEN_BACK: Final = 'given_back'
+
+    NOT_OWNER: Final = 'not_owner'
+
+
+class CancelReply:
+    """What the cancel script's reply says (Reply.status)."""
+
+    CANCELLED: Final = 'cancelled'
+
+    KILLING: Final = 'killing'
+
+    FINISHED: Final = 'finished'
+
+    MISSING: Final = 'missing'

@@ -24,9 +24,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ._client import Client, Task
-from ._errors import TaskNotFound
-from ._schema import Result
+from .._core.schema import Result
+from .._errors import TaskNotFound
+from .sync import Client, Task
 
 _client: Client | None = None
 _client_lock = threading.Lock()

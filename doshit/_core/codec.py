@@ -14,13 +14,19 @@ from typing import Any
 
 import orjson
 
-from ._errors import DecodeError, EncodeError
-from ._schema import DATETIME_TYPE_KEY, DATETIME_TYPE_VALUE, DATETIME_VALUE_KEY, TIMESTAMP_FORMAT
+from .._errors import DecodeError, EncodeError
+from .schema import (
+    DATETIME_TYPE_KEY,
+    DATETIME_TYPE_VALUE,
+    DATETIME_VALUE_KEY,
+    TIMESTAMP_FORMAT,
+    TIMESTAMP_REGEX,
+)
 
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 _LONG_DIGITS = re.compile(r"\d{19}")
 _DATETIME_MARK = f'"{DATETIME_TYPE_VALUE}"'
-_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+_TIMESTAMP = re.compile(TIMESTAMP_REGEX)
 
 
 def now_timestamp() -> str:

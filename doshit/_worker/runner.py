@@ -10,46 +10,13 @@ import asyncio
 import inspect
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from . import _codec
-from ._errors import DecodeError, EncodeError, TaskFailed
-from ._registry import Registry
-from ._schema import Reason, Result, TaskField
-
-MAX_REASON = 1000
-"""error-reason is one line; longer messages are cut here (the whole text is in error-exception)."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How one call ended: the result JSON, or a reason and detail text."""
-
-    ok: bool
-    value: str = ""
-    reason: str = ""
-    exception: str = ""
-
-    def fields(self) -> dict[str, str]:
-        """The task hash fields that record this outcome (without state and timestamp)."""
-        if self.ok:
-            return {TaskField.RESULT: Result.SUCCESSFUL, TaskField.RESULT_VALUE: self.value}
-        return {
-            TaskField.RESULT: Result.FAILED,
-            TaskField.ERROR_REASON: self.reason,
-            TaskField.ERROR_EXCEPTION: self.exception,
-        }
-
-    def result(self) -> Any:
-        if self.ok:
-            return _codec.decode(self.value)
-        raise TaskFailed(self.reason, exception=self.exception)
-
-
-def failed(reason: str, exception: str = "") -> Outcome:
-    line = " ".join(reason.split())
-    return Outcome(False, reason=line[:MAX_REASON], exception=exception)
+from .._core import codec
+from .._core.outcome import MAX_REASON, Outcome, failed
+from .._core.schema import Reason
+from .._errors import DecodeError, EncodeError
+from .registry import Registry
 
 
 def failure_from(exc: BaseException) -> Outcome:
@@ -67,7 +34,7 @@ def prepare(registry: Registry, function: str, args: str) -> tuple[Callable[...,
         known = ", ".join(registry.names()) or "none"
         return failed(Reason.UNKNOWN_FUNCTION.format(function=function), f"registered functions: {known}")
     try:
-        kwargs = _codec.decode(args or "{}")
+        kwargs = codec.decode(args or "{}")
     except DecodeError as exc:
         return failed(Reason.ARGS_NOT_JSON.format(detail=exc), args)
     if not isinstance(kwargs, dict):
@@ -91,7 +58,7 @@ def _plain(signature: inspect.Signature) -> inspect.Signature:
 
 def finalize(function: str, value: Any) -> Outcome:
     try:
-        return Outcome(True, value=_codec.encode(value))
+        return Outcome(True, value=codec.encode(value))
     except EncodeError as exc:
         return failed(Reason.RESULT_ENCODE.format(function=function, detail=exc), repr(value)[:MAX_REASON])
 

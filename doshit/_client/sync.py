@@ -1,4 +1,4 @@
-"""The synchronous client: a thin driver of the flows in _protocol.
+"""The synchronous client: a thin driver of the flows in doshit/_core/flows.py.
 
 One subscriber thread per client listens on the results channel and wakes the threads waiting for a
 task; waiting itself never misses a result because every flow re-reads the hash after watching.
@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 
 import redis
 
-from . import _protocol as p
-from ._config import Settings, resolve
-from ._errors import ConfigError
-from ._protocol import TaskInfo
-from ._schema import SCRIPTS
-from ._watch import FlowWatches, SubscriptionState, thread_safe_table
+from .._core import flows as f
+from .._core.config import Settings, resolve
+from .._core.taskinfo import TaskInfo
+from .._errors import ConfigError
+from .._redis import SUBSCRIPTION_ERRORS, connect, run_script
+from .watch import FlowRun, FlowWatches, SubscriptionState, thread_safe_table
 
 T = TypeVar("T")
 
@@ -42,14 +42,19 @@ class ClientBase:
         self.keys = self.settings.keys
         self.prefix = self.settings.prefix
         self.queue = self.settings.queue
+        self._open()
 
-    def _submit_flow(self, function: str, kwargs: dict[str, Any]) -> tuple[p.Flow[str], str]:
+    def _open(self) -> None:
+        """Set up the driver's connections (they connect at first use)."""
+        raise NotImplementedError
+
+    def _submit_flow(self, function: str, kwargs: dict[str, Any]) -> tuple[f.Flow[str], str]:
         """The submit flow and the queue it pushes on."""
-        args, options = p.split_options(dict(kwargs))
+        args, options = f.split_options(dict(kwargs))
         if options.virtual_memory_limit is None and self.settings.virtual_memory_limit:
             options = replace(options, virtual_memory_limit=self.settings.virtual_memory_limit)
         queue = options.queue or self.queue
-        return p.submit(self.keys, queue, function, args, options), queue
+        return f.submit(self.keys, queue, function, args, options), queue
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.settings.describe()} prefix={self.prefix} queue={self.queue}>"
@@ -63,7 +68,7 @@ class _Subscriber:
         self._channel = channel
         self._lock = threading.Lock()
         self.watches = thread_safe_table()
-        self.state = SubscriptionState(channel)
+        self.state = SubscriptionState(channel, self.watches)
         self._ready = threading.Event()
         self._changed = threading.Event()
         self._closed = False
@@ -92,14 +97,10 @@ class _Subscriber:
                 self._pubsub = pubsub
                 pubsub.subscribe(self._channel)
                 for message in pubsub.listen():
-                    if message["type"] == "subscribe":
-                        self.state.subscribed()
+                    if self.state.heard(message):
                         self._ready.set()
                         self._changed.set()
-                        self.watches.wake(None)  # anything may have finished while we were not listening
-                    elif message["type"] == "message":
-                        self.watches.wake(message["data"])
-            except (redis.ConnectionError, redis.TimeoutError, OSError, ValueError) as exc:
+            except SUBSCRIPTION_ERRORS as exc:
                 self._ready.clear()
                 if self._closed:
                     return
@@ -126,19 +127,10 @@ class Client(ClientBase):
     'hi'
     """
 
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        prefix: str | None = None,
-        queue: str | None = None,
-        virtual_memory_limit: int | None = None,
-        settings: Settings | None = None,
-    ) -> None:
-        super().__init__(url, prefix=prefix, queue=queue, virtual_memory_limit=virtual_memory_limit, settings=settings)
+    def _open(self) -> None:
         self._redis: redis.Redis | None = None
         self._redis_lock = threading.Lock()
-        self._subscriber = _Subscriber(self.settings.sync_redis, self.keys.results)
+        self._subscriber = _Subscriber(lambda: connect(self.settings), self.keys.results)
 
     @property
     def redis(self) -> redis.Redis:
@@ -148,44 +140,29 @@ class Client(ClientBase):
         if self._redis is None:
             with self._redis_lock:
                 if self._redis is None:
-                    self._redis = self.settings.sync_redis(single_connection_client=True)
+                    self._redis = connect(self.settings, single_connection_client=True)
         return self._redis
 
-    def _script(self, name: str, keys: tuple[str, ...], argv: tuple[Any, ...]) -> Any:
-        spec = SCRIPTS[name]
-        try:
-            return self.redis.evalsha(spec.sha, len(keys), *keys, *argv)
-        except redis.exceptions.NoScriptError:
-            self.redis.script_load(spec.source)
-            return self.redis.evalsha(spec.sha, len(keys), *keys, *argv)
+    def _do(self, step: f.Step, watches: FlowWatches[threading.Event]) -> Any:
+        """The I/O of one step of a flow; returns its reply."""
+        if isinstance(step, f.Call):
+            return self.redis.execute_command(*step.args)
+        if isinstance(step, f.RunScript):
+            return run_script(self.redis, step.call)
+        if isinstance(step, (f.Subscribe, f.Watch)):
+            self._subscriber.ensure()
+            return watches.watch(step.key, step.keep) if isinstance(step, f.Watch) else None
+        event = watches.events[step.key]
+        heard = event.wait(step.timeout)
+        event.clear()
+        return heard
 
-    def _run(self, flow: p.Flow[T]) -> T:
-        watches = FlowWatches(self._subscriber.watches, threading.Event)
-        completed = False
-        try:
-            reply: Any = None
-            while True:
-                step = flow.send(reply)
-                if isinstance(step, p.Call):
-                    reply = self.redis.execute_command(*step.args)
-                elif isinstance(step, p.RunScript):
-                    reply = self._script(step.name, step.keys, step.argv)
-                elif isinstance(step, p.Subscribe):
-                    self._subscriber.ensure()
-                    reply = None
-                elif isinstance(step, p.Watch):
-                    self._subscriber.ensure()
-                    reply = watches.watch(step.key, step.keep)
-                else:
-                    event = watches.events[step.key]
-                    reply = event.wait(step.timeout)
-                    event.clear()
-        except StopIteration as stop:
-            completed = True
-            return stop.value  # type: ignore[no-any-return]
-        finally:
-            flow.close()
-            watches.end(completed)
+    def _run(self, flow: f.Flow[T]) -> T:
+        with FlowRun(flow, self._subscriber.watches, threading.Event) as run:
+            step = run.send(None)
+            while step is not None:
+                step = run.send(self._do(step, run.watches))
+            return run.result()
 
     def submit(self, function: str, /, **kwargs: Any) -> Task:
         """Queue a call of ``function`` with named arguments; returns at once.
@@ -201,16 +178,16 @@ class Client(ClientBase):
 
     def get(self, task_id: str) -> Task:
         """A handle to an existing task; raises TaskNotFound if there is no such hash."""
-        found = self._run(p.info(self.keys, task_id))
+        found = self._run(f.info(self.keys, task_id))
         return Task(self, task_id, found.queue)
 
     def info(self, task_id: str) -> TaskInfo:
         """The task hash, decoded."""
-        return self._run(p.info(self.keys, task_id))
+        return self._run(f.info(self.keys, task_id))
 
     def kill_all(self) -> int:
         """Ask every worker of this prefix to kill what it runs; returns how many workers heard it."""
-        return self._run(p.kill_all(self.keys))
+        return self._run(f.kill_all(self.keys))
 
     def close(self) -> None:
         self._subscriber.close()
@@ -238,7 +215,7 @@ class Task:
 
     def wait(self, timeout: float | None = None) -> TaskInfo:
         """Block until the task is finished (TaskTimeout after ``timeout`` seconds); returns its hash."""
-        return self.client._run(p.wait(self.client.keys, self.task_id, timeout))
+        return self.client._run(f.wait(self.client.keys, self.task_id, timeout))
 
     def wait_result(self, timeout: float | None = None) -> Any:
         """The task's return value; raises TaskFailed (message: error-reason) or TaskTimeout."""
@@ -246,12 +223,12 @@ class Task:
 
     def poll(self) -> bool:
         """True once the task is finished."""
-        return self.client._run(p.poll(self.client.keys, self.task_id))
+        return self.client._run(f.poll(self.client.keys, self.task_id))
 
     def info(self) -> TaskInfo:
         """The whole task hash now: state, timestamps, result."""
-        return self.client._run(p.info(self.client.keys, self.task_id))
+        return self.client._run(f.info(self.client.keys, self.task_id))
 
     def cancel(self) -> str:
         """Cancel it if pending, kill it if executing. Returns 'cancelled', 'killing' or 'finished'."""
-        return self.client._run(p.cancel(self.client.keys, self.task_id, self.queue, self.client.queue))
+        return self.client._run(f.cancel(self.client.keys, self.task_id, self.queue, self.client.queue))

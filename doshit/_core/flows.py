@@ -1,4 +1,4 @@
-"""The rules of the protocol, with no I/O: what a submit writes, how a result is read, what a reply means.
+"""The client operations, with no I/O: what a submit writes, how a result is read, what a reply means.
 
 Each client operation is a *flow*: a generator that yields the steps it needs (a Redis command, a
 script, waiting for a results notification) and receives their replies. The sync Client and the
@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar, Union
 
-from . import _codec
-from ._errors import DecodeError, TaskExists, TaskFailed, TaskNotFound, TaskTimeout
-from ._keys import Keys, check_task_id
-from ._schema import SCHEMA_VERSION, Reason, Result, State, TaskField
+from .._errors import TaskExists, TaskNotFound, TaskTimeout
+from . import codec
+from .keys import Keys, check_task_id
+from .schema import SCHEMA_VERSION, Reason, State, SubmitReply, TaskField
+from .scripts import Reply, ScriptCall, script_call
+from .taskinfo import WAIT_FIELDS, TaskInfo
 
 T = TypeVar("T")
 
@@ -31,11 +32,9 @@ class Call:
 
 @dataclass(frozen=True)
 class RunScript:
-    """Run one of the schema's Lua scripts (see SCRIPTS); the reply is the script's return value."""
+    """Run one of the schema's Lua scripts; the reply is a Reply, read by name."""
 
-    name: str
-    keys: tuple[str, ...]
-    argv: tuple[Any, ...]
+    call: ScriptCall
 
 
 @dataclass(frozen=True)
@@ -116,8 +115,8 @@ def submit_fields(
     fields = {
         TaskField.FUNCTION: function,
         TaskField.STATE: State.PENDING,
-        TaskField.ARGS: _codec.encode(dict(kwargs)),
-        TaskField.PENDING_CREATED: now or _codec.now_timestamp(),
+        TaskField.ARGS: codec.encode(dict(kwargs)),
+        TaskField.PENDING_CREATED: now or codec.now_timestamp(),
         TaskField.SCHEMA_VERSION: str(SCHEMA_VERSION),
         TaskField.QUEUE: queue,
     }
@@ -130,142 +129,8 @@ def submit_fields(
     return fields
 
 
-def flatten(fields: Mapping[str, str]) -> Iterator[str]:
-    for name, value in fields.items():
-        yield name
-        yield value
-
-
 def new_task_id() -> str:
     return str(uuid.uuid4())
-
-
-class TaskInfo:
-    """A snapshot of a task hash, decoded on access. `fields` holds the raw strings."""
-
-    __slots__ = ("fields", "task_id")
-
-    def __init__(self, task_id: str, fields: Mapping[str, str]) -> None:
-        self.task_id = task_id
-        self.fields = dict(fields)
-
-    def __repr__(self) -> str:
-        return f"<TaskInfo {self.task_id} {self.function} {self.state} {self.result or ''}>".replace(" >", ">")
-
-    def _time(self, field: str) -> datetime | None:
-        text = self.fields.get(field)
-        return _codec.parse_timestamp(text) if text else None
-
-    def _int(self, field: str) -> int | None:
-        text = self.fields.get(field)
-        if text is None:
-            return None
-        if not (text.isascii() and text.isdigit()):
-            raise DecodeError(f"task {self.task_id}: field {field}: not a non-negative integer: {text!r}")
-        return int(text)
-
-    @property
-    def function(self) -> str | None:
-        """The function name."""
-        return self.fields.get(TaskField.FUNCTION)
-
-    @property
-    def state(self) -> str | None:
-        """pending, executing or finished."""
-        return self.fields.get(TaskField.STATE)
-
-    @property
-    def result(self) -> str | None:
-        """successful, failed, or None while not finished."""
-        return self.fields.get(TaskField.RESULT)
-
-    @property
-    def error_reason(self) -> str | None:
-        """Why it failed, in one line."""
-        return self.fields.get(TaskField.ERROR_REASON)
-
-    @property
-    def error_exception(self) -> str | None:
-        """The traceback or detail of a failure."""
-        return self.fields.get(TaskField.ERROR_EXCEPTION)
-
-    @property
-    def username(self) -> str | None:
-        """Who submitted it, if the producer said."""
-        return self.fields.get(TaskField.USERNAME)
-
-    @property
-    def queue(self) -> str | None:
-        """The queue it was pushed on (absent on legacy tasks not yet taken)."""
-        return self.fields.get(TaskField.QUEUE)
-
-    @property
-    def worker(self) -> str | None:
-        """Id of the worker that took it."""
-        return self.fields.get(TaskField.WORKER)
-
-    @property
-    def pending_created(self) -> datetime | None:
-        return self._time(TaskField.PENDING_CREATED)
-
-    @property
-    def executing_created(self) -> datetime | None:
-        return self._time(TaskField.EXECUTING_CREATED)
-
-    @property
-    def finished_created(self) -> datetime | None:
-        return self._time(TaskField.FINISHED_CREATED)
-
-    @property
-    def virtual_memory_limit(self) -> int | None:
-        return self._int(TaskField.VIRTUAL_MEMORY_LIMIT)
-
-    @property
-    def schema_version(self) -> int | None:
-        return self._int(TaskField.SCHEMA_VERSION)
-
-    @property
-    def result_ttl(self) -> int | None:
-        return self._int(TaskField.RESULT_TTL)
-
-    @property
-    def finished(self) -> bool:
-        return self.state == State.FINISHED
-
-    @property
-    def args(self) -> dict[str, Any]:
-        """The decoded named arguments."""
-        value = _codec.decode(self.fields.get(TaskField.ARGS) or "{}")
-        if not isinstance(value, dict):
-            raise DecodeError(f"task {self.task_id} args is not a JSON object")
-        return value
-
-    @property
-    def result_value(self) -> Any:
-        """The decoded return value (None when absent: legacy workers skipped falsy values)."""
-        text = self.fields.get(TaskField.RESULT_VALUE)
-        return None if text is None else _codec.decode(text)
-
-    def outcome(self) -> Any:
-        """The return value of a successful task; raises TaskFailed for a failed one."""
-        if self.result == Result.SUCCESSFUL:
-            return self.result_value
-        if self.result == Result.FAILED:
-            raise TaskFailed(
-                self.error_reason or "failed without an error-reason",
-                task_id=self.task_id,
-                exception=self.error_exception or "",
-            )
-        raise DecodeError(f"task {self.task_id} is {self.state} with result {self.result!r}")
-
-
-_WAIT_FIELDS = (
-    TaskField.STATE,
-    TaskField.RESULT,
-    TaskField.RESULT_VALUE,
-    TaskField.ERROR_REASON,
-    TaskField.ERROR_EXCEPTION,
-)
 
 
 def submit(keys: Keys, queue: str, function: str, kwargs: dict[str, Any], options: SubmitOptions) -> Flow[str]:
@@ -279,11 +144,15 @@ def submit(keys: Keys, queue: str, function: str, kwargs: dict[str, Any], option
         virtual_memory_limit=options.virtual_memory_limit,
         result_ttl=options.result_ttl,
     )
-    pending = keys.pending(queue)
+    call = script_call(
+        "submit",
+        keys=dict(task=keys.task(task_id), pending=keys.pending(queue)),
+        argv=dict(task_id=task_id, field_values=fields),
+    )
     yield Subscribe()
     yield Watch(keys.task(task_id), keep=True)
-    created = yield RunScript("submit", (keys.task(task_id), pending), (task_id, *flatten(fields)))
-    if not created:
+    reply: Reply = yield RunScript(call)
+    if reply.status == SubmitReply.EXISTS:
         raise TaskExists(f"task {task_id} already exists; nothing was submitted")
     return task_id
 
@@ -303,11 +172,11 @@ def wait(keys: Keys, task_id: str, timeout: float | None) -> Flow[TaskInfo]:
     state = State.PENDING
     while True:
         if must_read:
-            values = yield Call(("HMGET", key, *_WAIT_FIELDS))
+            values = yield Call(("HMGET", key, *WAIT_FIELDS))
             state = values[0]
             if state == State.FINISHED:
                 return TaskInfo(
-                    task_id, {name: v for name, v in zip(_WAIT_FIELDS, values, strict=True) if v is not None}
+                    task_id, {name: v for name, v in zip(WAIT_FIELDS, values, strict=True) if v is not None}
                 )
             if state is None:
                 raise TaskNotFound(f"no task {task_id} (never submitted, or its result expired)")
@@ -330,9 +199,20 @@ def cancel(keys: Keys, task_id: str, queue: str | None, default_queue: str) -> F
     key = keys.task(task_id)
     if queue is None:
         queue = (yield Call(("HGET", key, TaskField.QUEUE))) or default_queue
-    argv = (task_id, keys.results, keys.cmd, keys.kill(task_id), _codec.now_timestamp(), Reason.CANCELLED)
-    status = yield RunScript("cancel", (key, keys.pending(queue)), argv)
-    return str(status)
+    call = script_call(
+        "cancel",
+        keys=dict(task=key, pending=keys.pending(queue)),
+        argv=dict(
+            task_id=task_id,
+            results_channel=keys.results,
+            cmd_channel=keys.cmd,
+            kill_command=keys.kill(task_id),
+            now=codec.now_timestamp(),
+            reason=Reason.CANCELLED,
+        ),
+    )
+    reply: Reply = yield RunScript(call)
+    return reply.status
 
 
 def kill_all(keys: Keys) -> Flow[int]:

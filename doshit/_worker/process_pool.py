@@ -1,8 +1,4 @@
-"""Where a worker's tasks run: long-lived child processes (the default) or the worker's own loop.
-
-Both pools take a Job and return an Outcome; neither raises for a task's failure. A kill ends the
-task's call with the given reason.
-"""
+"""The process pool: tasks run in long-lived child processes (``python -m doshit._worker.child``)."""
 
 from __future__ import annotations
 
@@ -13,56 +9,24 @@ import mmap
 import os
 import signal
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import orjson
-
-from ._app import AppRef
-from ._frames import HEADER, STARTED, started_page
-from ._registry import Registry
-from ._runner import Outcome, failed, run_call_async
-from ._schema import Reason
+from .._core.backoff import Backoff
+from .._core.outcome import Outcome, failed
+from .._core.schema import KILL_ESCALATION, Reason
+from .._core.worker_rules import Job
+from .app import AppRef
+from .frames import STARTED, Request, outcome_from, pack, read_frame_async, started_page
+from .pool import NotStarted, Stop
 
 log = logging.getLogger("doshit.worker")
 
-KILL_STEPS = ((signal.SIGINT, 0.1),) * 10 + ((signal.SIGTERM, 1.0), (signal.SIGKILL, 0.0))
-"""How a running task is killed: each signal, then how long to wait for the task to end. SIGINT is
-sent again every 0.1 s for a second: a child ignores it outside a task, so one that arrives while
-the task is still being handed over (or forked, under a memory limit) would otherwise be lost and
-the kill would have to wait for SIGTERM, which also costs the child. A SIGINT sent just before the
-task ended reaches the child before its next task can."""
+KILL_STEPS = tuple((signal.Signals[name], wait) for name, times, wait in KILL_ESCALATION for _ in range(times))
+"""How a running task is killed: each signal, then how long to wait for the task to end (the schema's
+kill_escalation). A SIGINT sent just before the task ended reaches the child before its next task can."""
 
 RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 """Seconds before each attempt to start a child process again after a failed start."""
-
-
-@dataclass(frozen=True)
-class Job:
-    """One claimed task, as a pool needs it."""
-
-    task_id: str
-    function: str
-    args: str
-    memory_limit: int | None
-
-
-class Pool(Protocol):
-    kind: str
-    size: int
-    ahead: int
-    """How many tasks it takes beyond ``size``, to wait for a free slot."""
-
-    async def start(self) -> None: ...
-
-    async def run(self, job: Job) -> Outcome: ...
-
-    def kill(self, task_id: str, reason: str) -> bool: ...
-
-    def release_waiting(self, reason: str) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 class ChildDied(Exception):
@@ -99,19 +63,10 @@ class Child:
         try:
             self._started = mmap.mmap(fd, STARTED.size)
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "doshit._child",
-                *self.app.argv(),
-                "--parent",
-                str(os.getpid()),
-                "--started",
-                str(fd),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                start_new_session=True,
-                pass_fds=(fd,),
-            )
+                sys.executable, "-m", "doshit._worker.child", *self.app.argv(),
+                "--parent", str(os.getpid()), "--started", str(fd),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True, pass_fds=(fd,),
+            )  # fmt: skip
         finally:
             os.close(fd)  # the mappings keep the page
         try:
@@ -126,38 +81,30 @@ class Child:
     async def _read(self) -> Any:
         assert self.proc is not None and self.proc.stdout is not None
         try:
-            header = await self.proc.stdout.readexactly(HEADER.size)
-            return orjson.loads(await self.proc.stdout.readexactly(HEADER.unpack(header)[0]))
+            return await read_frame_async(self.proc.stdout)
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             raise ChildDied from exc
 
     async def call(self, job: Job) -> Outcome:
         assert self.proc is not None and self.proc.stdin is not None and self._started is not None
         self._seq += 1
-        body = orjson.dumps([self._seq, job.function, job.args, job.memory_limit])
         try:
-            self.proc.stdin.write(HEADER.pack(len(body)) + body)
+            self.proc.stdin.write(pack(list(Request(self._seq, job.function, job.args, job.memory_limit))))
             await self.proc.stdin.drain()
-            return Outcome(*await self._read())
+            return outcome_from(await self._read())
         except (ChildDied, ConnectionError):
             code = await self.proc.wait()
             if STARTED.unpack_from(self._started)[0] != self._seq:  # died before it began this task
                 raise NotHandedOver from None
             log.warning(
                 "child process %d (pid %d) died running task %s: exit code %d",
-                self.number,
-                self.proc.pid,
-                job.task_id,
-                code,
-            )
+                self.number, self.proc.pid, job.task_id, code,
+            )  # fmt: skip
+            killed = f" (killed by signal {signal.Signals(-code).name})" if -code in signal.valid_signals() else ""
             return failed(
                 Reason.RETURNCODE.format(code=code),
-                f"the worker's child process {self.proc.pid} exited with code {code} while running {job.function}"
-                + (
-                    f" (killed by signal {signal.Signals(-code).name})"
-                    if code < 0 and -code in signal.valid_signals()
-                    else ""
-                ),
+                f"the worker's child process {self.proc.pid} exited with code {code} while running "
+                f"{job.function}{killed}",
             )
 
     def signal(self, signum: int) -> None:
@@ -178,14 +125,6 @@ class Child:
             await self.proc.wait()
 
 
-class NotStarted(Exception):
-    """The task was stopped while it waited for a free slot: it never ran. ``reason`` is the kill's."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 class ProcessPool:
     """``size`` long-lived child processes; a dead one is replaced before its next task.
 
@@ -202,8 +141,6 @@ class ProcessPool:
         self._children = [Child(app, n) for n in range(size)]
         self._idle: asyncio.Queue[Child] = asyncio.Queue()
         self._busy: dict[str, Child] = {}
-        self._waiting: dict[str, asyncio.Future[str]] = {}
-        """Tasks not yet in a child (waiting for one, or for a dead one's replacement); a kill sets the future."""
         self._killers: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
@@ -212,20 +149,21 @@ class ProcessPool:
             self._idle.put_nowait(child)
 
     async def _ready(self, child: Child) -> Child:
-        attempt = 0
+        backoff = Backoff(RESTART_DELAYS)
         while not child.alive:
             try:
                 await child.start()
                 log.info("child process %d replaced (pid %s)", child.number, child.proc and child.proc.pid)
             except ChildDied as exc:
-                delay = RESTART_DELAYS[min(attempt, len(RESTART_DELAYS) - 1)]
+                delay = backoff.failed()
                 log.error("%s; trying again in %.1f s", exc, delay)
-                attempt += 1
                 await asyncio.sleep(delay)
         return child
 
-    async def _acquire(self, stop: asyncio.Future[str]) -> Child:
+    async def _acquire(self, stop: asyncio.Future[Stop]) -> Child:
         """The next free, live child; NotStarted if ``stop`` is set first."""
+        if stop.done():
+            raise NotStarted(stop.result())
         if not self._idle.empty():  # the common case: no waiting at all
             child = self._idle.get_nowait()
             if child.alive:
@@ -249,13 +187,8 @@ class ProcessPool:
             raise NotStarted(stop.result())
         return child
 
-    async def run(self, job: Job) -> Outcome:
-        stop: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._waiting[job.task_id] = stop
-        try:
-            child = await self._acquire(stop)
-        finally:
-            del self._waiting[job.task_id]
+    async def run(self, job: Job, stop: asyncio.Future[Stop]) -> Outcome:
+        child = await self._acquire(stop)
         self._busy[job.task_id] = child
         child.kill_reason = None
         try:
@@ -279,23 +212,12 @@ class ProcessPool:
         return outcome
 
     def kill(self, task_id: str, reason: str) -> bool:
-        stop = self._waiting.get(task_id)
-        if stop is not None:
-            if not stop.done():
-                stop.set_result(reason)
-            return True
         child = self._busy.get(task_id)
         if child is None or task_id in self._killers:
             return child is not None
         child.kill_reason = reason
         self._killers[task_id] = asyncio.create_task(self._escalate(child))
         return True
-
-    def release_waiting(self, reason: str) -> None:
-        """Stop every task that has not started yet: they raise NotStarted."""
-        for stop in self._waiting.values():
-            if not stop.done():
-                stop.set_result(reason)
 
     async def _escalate(self, child: Child) -> None:
         for signum, grace in KILL_STEPS:
@@ -304,63 +226,3 @@ class ProcessPool:
 
     async def close(self) -> None:
         await asyncio.gather(*(child.stop() for child in self._children))
-
-
-class InlinePool:
-    """Tasks run in the worker process: ``async def`` functions on its loop, plain ones in threads.
-
-    For I/O-bound work. A kill cancels an async task; a plain function in a thread cannot be
-    interrupted, so its task is recorded as killed and the thread runs on until the function returns.
-    """
-
-    kind = "inline"
-    ahead = 0
-
-    def __init__(self, registry: Registry, size: int) -> None:
-        self.registry = registry
-        self.size = size
-        self._running: dict[str, tuple[asyncio.Task[Outcome], list[str]]] = {}
-
-    async def start(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(self.size, "doshit-task"))
-
-    async def run(self, job: Job) -> Outcome:
-        if job.memory_limit is not None:
-            return failed(Reason.MEMORY_LIMIT_INLINE)
-        call = asyncio.create_task(run_call_async(self.registry, job.function, job.args))
-        reasons: list[str] = []
-        self._running[job.task_id] = (call, reasons)
-        try:
-            return await asyncio.shield(call)
-        except asyncio.CancelledError:
-            if not reasons:
-                raise
-            return failed(reasons[0], "cancelled by the worker")
-        finally:
-            del self._running[job.task_id]
-
-    def kill(self, task_id: str, reason: str) -> bool:
-        entry = self._running.get(task_id)
-        if entry is None:
-            return False
-        call, reasons = entry
-        reasons.append(reason)
-        call.cancel()
-        return True
-
-    def release_waiting(self, reason: str) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
-
-
-def make_pool(kind: str, registry: Registry, app: Callable[[], AppRef | None], size: int) -> Pool:
-    if kind == "inline":
-        return InlinePool(registry, size)
-    ref = app()
-    if ref is None:
-        raise ValueError("the process pool needs to know where to import the registry from: pass app=AppRef(...)")
-    return ProcessPool(ref, size)

@@ -1,4 +1,5 @@
-"""Who waits for which task key: the bookkeeping both subscribers share (no I/O, any event type).
+"""Who waits for which task key, and the flows being driven: the bookkeeping both clients share (no
+I/O, any event type).
 
 A flow watches a key for as long as it runs. A submit also *keeps* a watch on its task, registered
 before the push, so that a later wait needs no first re-read: the kept event is set if the result was
@@ -12,14 +13,15 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import redis
 
-log = logging.getLogger("doshit.client")
+from .._core.backoff import Backoff
+from .._core.flows import Flow, Step
+from .._core.schema import RECONNECT_DELAYS
 
-RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
-"""Seconds a subscriber waits before each reconnect attempt; the last one repeats."""
+log = logging.getLogger("doshit.client")
 
 
 class Settable(Protocol):
@@ -112,21 +114,29 @@ def thread_safe_table() -> WatchTable[threading.Event]:
 class SubscriptionState:
     """How a client's results subscription is doing, for both subscribers (no I/O)."""
 
-    def __init__(self, channel: str) -> None:
+    def __init__(self, channel: str, table: WatchTable[Any]) -> None:
         self.channel = channel
+        self.table = table
         self.failures = 0
+        """Failed attempts since the client started (a waiter compares counts to see a new one)."""
         self.error: BaseException | None = None
-        self._attempt = 0
+        self._backoff = Backoff(RECONNECT_DELAYS)
 
-    def subscribed(self) -> None:
-        self._attempt = 0
+    def heard(self, message: dict[str, Any]) -> bool:
+        """Act on one pubsub message; True when it confirms the subscription."""
+        if message["type"] == "subscribe":
+            self._backoff.reset()
+            self.table.wake(None)  # anything may have finished while we were not listening
+            return True
+        if message["type"] == "message":
+            self.table.wake(message["data"])
+        return False
 
     def failed(self, exc: BaseException) -> float:
         """Record a failed attempt; returns how long to wait before the next one."""
         self.error = exc
         self.failures += 1
-        delay = RECONNECT_DELAYS[min(self._attempt, len(RECONNECT_DELAYS) - 1)]
-        self._attempt += 1
+        delay = self._backoff.failed()
         log.warning("results subscription lost (%s); reconnecting in %.1f s", exc, delay)
         return delay
 
@@ -140,3 +150,45 @@ class SubscriptionState:
         if time.monotonic() >= deadline:
             return redis.ConnectionError(f"could not subscribe to {self.channel}: timed out")
         return None
+
+
+T = TypeVar("T")
+
+
+class FlowRun(Generic[T, E]):
+    """One flow being driven: replies go in, steps come out, and its watches end with it.
+
+    A driver (the sync or the async client) does the I/O of each step::
+
+        with FlowRun(flow, table, Event) as run:
+            step = run.send(None)
+            while step is not None:
+                step = run.send(do(step, run.watches))
+            return run.result()
+    """
+
+    def __init__(self, flow: Flow[T], table: WatchTable[E], new_event: Callable[[], E]) -> None:
+        self.flow = flow
+        self.watches = FlowWatches(table, new_event)
+        self._done = False
+        self._value: T | None = None
+
+    def send(self, reply: Any) -> Step | None:
+        """The flow's next step, given the reply to the last one; None once the flow has returned."""
+        try:
+            return self.flow.send(reply)
+        except StopIteration as stop:
+            self._done = True
+            self._value = stop.value
+            return None
+
+    def result(self) -> T:
+        assert self._done, "the flow has not returned"
+        return self._value  # type: ignore[return-value]
+
+    def __enter__(self) -> FlowRun[T, E]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flow.close()
+        self.watches.end(self._done)

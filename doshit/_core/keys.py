@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ._errors import ConfigError
-from ._schema import (
+from .._errors import ConfigError
+from .schema import (
     CMD_CHANNEL,
     EXECUTING_KEY,
     KILL_ALL_COMMAND,
     KILL_COMMAND,
+    NAME_REGEX,
     PENDING_KEY,
     RESULTS_CHANNEL,
     TASK_ID_REGEX,
@@ -19,7 +20,7 @@ from ._schema import (
 )
 
 _TASK_ID = re.compile(TASK_ID_REGEX)
-_NAME = re.compile(r"[^\s:{}]+")
+_NAME = re.compile(NAME_REGEX)
 
 
 def check_task_id(task_id: str) -> str:

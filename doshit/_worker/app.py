@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from ._errors import RegistryError
-from ._legacy import LegacyTask
-from ._registry import Registry
+from .._client.legacy import LegacyTask
+from .._errors import RegistryError
+from .registry import Registry
 
 DEFAULT_ATTR = "registry"
 

@@ -1,0 +1,108 @@
+"""Named calls of the schema's Lua scripts, and their replies read by name. No I/O.
+
+A call names its keys and arguments; the order of KEYS and ARGV comes from schema.json, so no caller
+types it, and a name that is missing or unknown is refused before anything is sent. A reply is read
+by the names schema.json gives it: an integer code, a list whose first element names its variant, or
+a word. The shared vectors in schema/vectors/scripts.json hold the same calls and replies for Node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .._errors import DecodeError
+from .schema import SCRIPTS, ScriptSpec
+
+REST = "..."
+"""An ARGV name ending in this takes the rest of ARGV: a mapping of field to value, flattened."""
+
+
+@dataclass(frozen=True)
+class ScriptCall:
+    """One call of a script, its KEYS and ARGV in the order the script reads them."""
+
+    spec: ScriptSpec
+    keys: tuple[str, ...]
+    argv: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A script's reply, by name: ``status`` names the code, variant or word; the rest by ``reply[name]``."""
+
+    script: str
+    status: str
+    values: Mapping[str, Any]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+
+def _spec(name: str) -> ScriptSpec:
+    spec = SCRIPTS.get(name)
+    if spec is None:
+        raise TypeError(f"no script named {name!r}; the scripts are {', '.join(SCRIPTS)}")
+    return spec
+
+
+def _text(script: str, name: str, value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"script {script}: argument {name} must be text or an integer, got {type(value).__name__}")
+
+
+def _check_names(script: str, kind: str, declared: list[str], given: Mapping[str, object]) -> None:
+    missing = [name for name in declared if name not in given]
+    unknown = [name for name in given if name not in declared]
+    if missing or unknown:
+        parts = [f"missing {', '.join(missing)}" if missing else "", f"unknown {', '.join(unknown)}" if unknown else ""]
+        raise TypeError(f"script {script}: {kind}: {'; '.join(p for p in parts if p)} (it takes {', '.join(declared)})")
+
+
+def script_call(name: str, *, keys: Mapping[str, str], argv: Mapping[str, Any]) -> ScriptCall:
+    """The call of script ``name`` with these keys and arguments, each by its schema name."""
+    spec = _spec(name)
+    _check_names(name, "keys", list(spec.keys), keys)
+    names = [arg.removesuffix(REST) for arg in spec.argv]
+    _check_names(name, "argv", names, argv)
+    flat: list[str] = []
+    for declared, arg in zip(spec.argv, names, strict=True):
+        value = argv[arg]
+        if not declared.endswith(REST):
+            flat.append(_text(name, arg, value))
+            continue
+        if not isinstance(value, Mapping):
+            raise TypeError(f"script {name}: argument {arg} must map field names to values")
+        for field, item in value.items():
+            flat += [_text(name, arg, field), _text(name, arg, item)]
+    return ScriptCall(spec, tuple(_text(name, key, keys[key]) for key in spec.keys), tuple(flat))
+
+
+def _bad(spec: ScriptSpec, raw: object) -> DecodeError:
+    return DecodeError(f"script {spec.name} replied {raw!r}, which is not one of its replies")
+
+
+def parse_reply(name: str, raw: object) -> Reply:
+    """What the script's reply says, by name; DecodeError when it is not one the schema lists."""
+    spec = _spec(name)
+    if spec.codes:
+        if isinstance(raw, int) and not isinstance(raw, bool) and raw in spec.codes:
+            return Reply(name, spec.codes[raw], {})
+        raise _bad(spec, raw)
+    if spec.tagged:
+        if isinstance(raw, (list, tuple)) and raw and isinstance(raw[0], str) and raw[0] in spec.tagged:
+            fields = spec.tagged[raw[0]]
+            if len(raw) == len(fields) + 1:
+                return Reply(name, raw[0], dict(zip(fields, raw[1:], strict=True)))
+        raise _bad(spec, raw)
+    if isinstance(raw, str) and raw in spec.words:
+        return Reply(name, raw, {})
+    raise _bad(spec, raw)

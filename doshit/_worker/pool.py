@@ -1,0 +1,112 @@
+"""Where a worker's tasks run: the Pool interface, how a task is stopped before it starts, and the
+inline pool (the process pool is in process_pool.py).
+
+A pool takes a Job and returns its Outcome; it never raises for a task's failure. Each job comes with
+a ``stop`` future: set before the task starts, the pool does not start it and raises NotStarted with
+what was set. A kill of a task that already runs goes through ``Pool.kill``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol, Union
+
+from .._core.outcome import Outcome, failed
+from .._core.schema import Reason
+from .._core.worker_rules import Job
+from .registry import Registry
+from .runner import run_call_async
+
+
+@dataclass(frozen=True)
+class Kill:
+    """The task is to be killed: it fails with ``reason``."""
+
+    reason: str
+
+
+class GiveBack:
+    """The worker is shutting down before the task started: it goes back to pending, as if never taken."""
+
+    def __repr__(self) -> str:
+        return "GIVE_BACK"
+
+
+GIVE_BACK = GiveBack()
+
+Stop = Union[Kill, GiveBack]  # noqa: UP007 - a runtime alias, kept 3.10-friendly
+
+
+class NotStarted(Exception):
+    """The task was stopped before it started: it never ran."""
+
+    def __init__(self, stop: Stop) -> None:
+        super().__init__(stop)
+        self.stop = stop
+
+
+class Pool(Protocol):
+    kind: str
+    size: int
+    ahead: int
+    """How many tasks it takes beyond ``size``, to wait for a free slot."""
+
+    async def start(self) -> None: ...
+
+    async def run(self, job: Job, stop: asyncio.Future[Stop]) -> Outcome: ...
+
+    def kill(self, task_id: str, reason: str) -> bool:
+        """Kill a task that runs now; False if none of that id runs."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class InlinePool:
+    """Tasks run in the worker process: ``async def`` functions on its loop, plain ones in threads.
+
+    For I/O-bound work. A kill cancels an async task; a plain function in a thread cannot be
+    interrupted, so its task is recorded as killed and the thread runs on until the function returns.
+    """
+
+    kind = "inline"
+    ahead = 0
+
+    def __init__(self, registry: Registry, size: int) -> None:
+        self.registry = registry
+        self.size = size
+        self._running: dict[str, tuple[asyncio.Task[Outcome], list[str]]] = {}
+
+    async def start(self) -> None:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(self.size, "doshit-task"))
+
+    async def run(self, job: Job, stop: asyncio.Future[Stop]) -> Outcome:
+        if stop.done():
+            raise NotStarted(stop.result())
+        if job.memory_limit is not None:
+            return failed(Reason.MEMORY_LIMIT_INLINE)
+        call = asyncio.create_task(run_call_async(self.registry, job.function, job.args))
+        reasons: list[str] = []
+        self._running[job.task_id] = (call, reasons)
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            if not reasons:
+                raise
+            return failed(reasons[0], "cancelled by the worker")
+        finally:
+            del self._running[job.task_id]
+
+    def kill(self, task_id: str, reason: str) -> bool:
+        entry = self._running.get(task_id)
+        if entry is None:
+            return False
+        call, reasons = entry
+        reasons.append(reason)
+        call.cancel()
+        return True
+
+    async def close(self) -> None:
+        pass

@@ -1,0 +1,221 @@
+"""The worker: take tasks from one queue, run them in a pool, record and announce their results.
+
+``serve`` wires the parts together and reads as the worker's life: start the pool, register, start
+the upkeep (finisher, heartbeat, commands), take tasks until told to stop, then shut down in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+import uuid
+
+from .._core.config import Settings, resolve
+from .._core.keys import Keys
+from .._core.schema import HEARTBEAT_INTERVAL, RESULT_TTL, Reason
+from .._core.worker_rules import WorkerInfo, WorkerProtocol
+from .._redis import connect_async
+from .app import AppRef
+from .consumer import Consumer
+from .finisher import Finisher
+from .pool import InlinePool, Pool
+from .process_pool import ProcessPool
+from .registry import Registry
+from .upkeep import Commands, Registration, every, retrying, this_host, version
+
+log = logging.getLogger("doshit.worker")
+
+POOLS = ("process", "inline")
+"""The kinds of pool; the first is the default."""
+SHUTDOWN_TIMEOUT = 10.0
+"""Default seconds running tasks may take to finish after a stop request before they are killed."""
+
+
+def default_concurrency(pool: str) -> int:
+    """Tasks at once when not given: one per CPU in the process pool, 10 inline."""
+    return os.cpu_count() or 1 if pool == "process" else 10
+
+
+def make_pool(kind: str, registry: Registry, app: AppRef | None, size: int) -> Pool:
+    if kind == "inline":
+        return InlinePool(registry, size)
+    ref = app or AppRef.find(registry)
+    if ref is None:
+        raise ValueError("the process pool needs to know where to import the registry from: pass app=AppRef(...)")
+    return ProcessPool(ref, size)
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the tasks and wait for them to end. A cancellation that lands while redis-py sets up a
+    connection can be swallowed (the command listener's subscribe, right after start), so the tasks
+    still running are cancelled again until they end."""
+    running = [task for task in tasks if not task.done()]
+    while running:
+        for task in running:
+            task.cancel()
+        _, still = await asyncio.wait(running, timeout=0.1)
+        running = list(still)
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _first(*events: asyncio.Event, timeout: float | None = None) -> None:
+    """Until one of the events is set, or the timeout passes."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    for wait in waits:
+        wait.cancel()
+
+
+class Worker:
+    """Serve one queue.
+
+    ``pool="process"`` (default) runs tasks in ``concurrency`` long-lived child processes;
+    ``pool="inline"`` runs them in this process (async functions on the loop, plain ones in threads).
+    With ``burst`` it exits once the queue is empty and its tasks are done.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        url: str | None = None,
+        *,
+        queue: str | None = None,
+        prefix: str | None = None,
+        settings: Settings | None = None,
+        concurrency: int | None = None,
+        pool: str = POOLS[0],
+        app: AppRef | None = None,
+        burst: bool = False,
+        result_ttl: int = RESULT_TTL,
+        shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+        heartbeat_interval: float = HEARTBEAT_INTERVAL,
+        poll_timeout: int = 1,
+    ) -> None:
+        if pool not in POOLS:
+            raise ValueError(f"pool must be 'process' or 'inline', got {pool!r}")
+        if not len(registry):
+            raise ValueError("the registry has no functions; register some with @registry.task")
+        self.registry = registry
+        self.settings = settings or resolve(url, prefix=prefix, queue=queue)
+        self.queue = self.settings.queue
+        self.keys: Keys = self.settings.keys
+        self.id = str(uuid.uuid4())
+        self.concurrency = concurrency or default_concurrency(pool)
+        self.pool = make_pool(pool, registry, app, self.concurrency)
+        self.burst = burst
+        self.result_ttl = result_ttl
+        self.shutdown_timeout = shutdown_timeout
+        self.heartbeat_interval = heartbeat_interval
+        self.poll_timeout = poll_timeout
+        self.protocol = WorkerProtocol(self.keys, self.queue, self.id)
+        self._stop_requests = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.done: dict[str, int] = {}
+        """Tasks finished by this worker, by result (successful, failed), once it has served."""
+
+    def run(self) -> None:
+        """Run until SIGTERM/SIGINT (or until the queue is empty, with burst)."""
+        asyncio.run(self.serve())
+
+    async def serve(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        self._stopped, self._kill_now = asyncio.Event(), asyncio.Event()
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self._stop)
+        conn = connect_async(self.settings, client_name=f"doshit-worker:{self.id}")
+        host, address, pid = this_host()
+        info = WorkerInfo(
+            host, address, pid, self.queue, self.registry.names(), self.pool.kind, self.concurrency,
+            self.heartbeat_interval, version(),
+        )  # fmt: skip
+        registration = Registration(conn, self.protocol.worker_key, info)
+        self._finisher = finisher = Finisher(conn, self.protocol, self.result_ttl, lambda: bool(consumer.running))
+        self._consumer = consumer = Consumer(
+            conn, self.protocol, self.pool, finisher.put, burst=self.burst, poll_timeout=self.poll_timeout
+        )
+        self.done = finisher.done
+        commands = Commands(conn, self.keys, self._command)
+        if self._stop_requests:  # stopped before it served
+            consumer.stop()
+        upkeep: list[asyncio.Task[None]] = []
+        try:
+            await self.pool.start()
+            await retrying("register", registration.register)
+            heartbeat = every(self.heartbeat_interval, "renewing the worker hash", lambda _: registration.beat())
+            upkeep = [
+                asyncio.create_task(finisher.run(), name="finisher"),
+                asyncio.create_task(heartbeat, name="heartbeat"),
+                asyncio.create_task(every(0, "listening for commands", commands.listen), name="commands"),
+            ]
+            log.info(
+                "doshit worker %s serving queue %r on %s (prefix %r), pool %s x%d, functions: %s",
+                self.id, self.queue, self.settings.describe(), self.keys.prefix,
+                self.pool.kind, self.concurrency, ", ".join(self.registry.names()),
+            )  # fmt: skip
+            await consumer.run()
+            await self._shut_down()
+        finally:
+            await _cancel(upkeep)
+            await registration.unregister()
+            await self.pool.close()
+            await conn.aclose()
+            log.info("doshit worker %s stopped: %s", self.id, ", ".join(f"{n} {r}" for r, n in self.done.items()))
+
+    async def _shut_down(self) -> None:
+        """The consumer takes no more tasks: finish those in flight, then give back the ones that never started."""
+        consumer = self._consumer
+        if not self._stop_requests:  # a burst worker found the queue empty: it runs what it claimed
+            await _first(consumer.idle, self._stopped)
+        consumer.stop()
+        if consumer.running:
+            await _first(consumer.idle, self._kill_now, timeout=self.shutdown_timeout)
+        if consumer.running:
+            log.warning("killing %d task(s) that did not finish in time", consumer.kill_all(Reason.TERMINATED))
+            await consumer.idle.wait()
+        await consumer.give_back(self.shutdown_timeout + 5)
+        await self._finisher.flush(self.shutdown_timeout + 5)
+
+    def _command(self, task_id: str) -> None:
+        """A kill command: one task ('' for every task)."""
+        if task_id == "":
+            log.info("kill all: killing %d running task(s)", self._consumer.kill_all(Reason.PUBSUB_KILLED))
+        elif self._consumer.kill(task_id, Reason.PUBSUB_KILLED):
+            log.info("task %s: killing it on request", task_id)
+
+    def stop(self) -> None:
+        """First call: stop taking tasks, let running ones finish (up to shutdown_timeout). Second: kill
+        them now. Safe to call from any thread."""
+        loop = self._loop
+        if loop is None:
+            self._stop_requests += 1  # not serving yet: it will stop as soon as it starts
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not loop:
+            if not loop.is_closed():  # (a worker that already ended has nothing to stop)
+                loop.call_soon_threadsafe(self._stop)
+        else:
+            self._stop()
+
+    def _stop(self) -> None:
+        self._stop_requests += 1
+        running = len(self._consumer.running)
+        if self._stop_requests > 1:
+            log.warning("second stop request: killing %d running task(s) now", running)
+            self._kill_now.set()
+            return
+        self._stopped.set()
+        self._consumer.stop()
+        if running:
+            log.info(
+                "shutting down: waiting up to %.0f s for %d running task(s); signal again to kill them now",
+                self.shutdown_timeout, running,
+            )  # fmt: skip
+        else:
+            log.info("shutting down")
