@@ -12,8 +12,9 @@ import redis
 from doshit import Client, DecodeError, EncodeError, TaskFailed
 from doshit._core.codec import decode, encode, format_timestamp, parse_timestamp
 from doshit._core.flows import submit_fields
-from doshit._core.keys import Keys, check_task_id
+from doshit._core.keys import Keys, KillAll, KillTask, check_task_id
 from doshit._core.outcome import Outcome
+from doshit._core.scripts import parse_reply, script_call
 from doshit._core.taskinfo import TaskInfo
 
 from .conftest import assert_clean, wait_for
@@ -24,6 +25,7 @@ VALUES = load("values.json")
 TIMESTAMPS = load("timestamps.json")
 SUBMIT = load("submit.json")
 LEGACY = load("legacy_tasks.json")
+SCRIPTS = load("scripts.json")
 
 
 def same(a: Any, b: Any) -> bool:
@@ -48,8 +50,9 @@ def test_key_names(case: dict[str, Any]) -> None:
     assert keys.kill(case["task_id"]) == expect["kill"]
     assert keys.kill_all == expect["kill_all"]
     assert keys.task_id(expect["task"]) == case["task_id"]
-    assert keys.killed_task_id(expect["kill"]) == case["task_id"]
-    assert keys.killed_task_id(expect["kill_all"]) == ""
+    assert keys.read_command(expect["kill"]) == KillTask(case["task_id"])
+    assert keys.read_command(expect["kill_all"]) == KillAll()
+    assert keys.read_command(expect["task"]) is None
 
 
 @pytest.mark.parametrize("task_id", KEYS["invalid_task_ids"])
@@ -210,3 +213,28 @@ def test_integer_fields_are_ascii_digits() -> None:
     with pytest.raises(DecodeError, match="result-ttl"):
         _ = info.result_ttl
     assert TaskInfo("x", {"virtual-memory-limit": str(2**63 - 1)}).virtual_memory_limit == 2**63 - 1
+
+
+@pytest.mark.parametrize("case", SCRIPTS["calls"], ids=ids(SCRIPTS["calls"]))
+def test_script_calls(case: dict[str, Any]) -> None:
+    call = script_call(case["script"], keys=case["keys"], argv=case["argv"])
+    assert list(call.keys) == case["expect"]["keys"]
+    assert list(call.argv) == case["expect"]["argv"]
+
+
+@pytest.mark.parametrize("case", SCRIPTS["refused"], ids=ids(SCRIPTS["refused"]))
+def test_script_calls_refused(case: dict[str, Any]) -> None:
+    with pytest.raises(TypeError, match=case["error"]):
+        script_call(case["script"], keys=case["keys"], argv=case["argv"])
+
+
+@pytest.mark.parametrize("case", SCRIPTS["replies"], ids=lambda c: f"{c['script']}-{c['reply']}")
+def test_script_replies(case: dict[str, Any]) -> None:
+    reply = parse_reply(case["script"], case["reply"])
+    assert {"status": reply.status, **reply.values} == case["expect"]
+
+
+@pytest.mark.parametrize("case", SCRIPTS["bad_replies"], ids=lambda c: f"{c['script']}-{c['reply']}")
+def test_script_replies_refused(case: dict[str, Any]) -> None:
+    with pytest.raises(DecodeError, match=case["script"]):
+        parse_reply(case["script"], case["reply"])
