@@ -138,6 +138,12 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15, what: str = "con
         time.sleep(0.02)
 
 
+def wait_listening(r: redis.Redis, prefix: str, workers: int = 1) -> None:
+    """Until that many workers listen on the cmd channel (they subscribe just after registering)."""
+    channel = f"{prefix}:cmd"
+    wait_for(lambda: dict(r.pubsub_numsub(channel)).get(channel, 0) >= workers, what="the cmd subscription")
+
+
 @pytest.fixture
 def start_worker(redis_url: str, prefix: str, r: redis.Redis, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     """start_worker(*extra_args, app="tests.apps.basic", ready=True): a worker process on this test's

@@ -11,8 +11,7 @@ import redis
 from doshit import Client, ConfigError, TaskExists, TaskFailed, TaskNotFound, TaskTimeout
 from doshit._core.config import mask_url, resolve
 
-from .conftest import assert_clean, wait_for
-from .test_worker_failures import wait_listening
+from .conftest import assert_clean, wait_for, wait_listening
 
 
 def test_submit_returns_at_once_and_queues(any_client: Any, r: redis.Redis, prefix: str) -> None:

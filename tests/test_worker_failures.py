@@ -20,7 +20,7 @@ import redis
 
 from doshit import Client
 
-from .conftest import WorkerProcess, assert_clean, submit_running, wait_for
+from .conftest import WorkerProcess, assert_clean, submit_running, wait_for, wait_listening
 
 KILLED = "task was pubsub killed"
 
@@ -39,12 +39,6 @@ def launch(redis_url: str, r: redis.Redis, prefix: str, log_path: Path, *extra: 
     keys = wait_for(registered, what="the worker hash")
     assert len(keys) == 1
     return worker, keys[0].rsplit(":", 1)[1]
-
-
-def wait_listening(r: redis.Redis, prefix: str, workers: int = 1) -> None:
-    """Until that many workers listen on the cmd channel (they subscribe just after registering)."""
-    channel = f"{prefix}:cmd"
-    wait_for(lambda: dict(r.pubsub_numsub(channel)).get(channel, 0) >= workers, what="the cmd subscription")
 
 
 def finished(r: redis.Redis, prefix: str, task_id: str, timeout: float = 15) -> dict[str, str]:
