@@ -15,7 +15,7 @@ from .._core import flows as f
 from .._core.taskinfo import TaskInfo
 from .._errors import ConfigError
 from .._redis import SUBSCRIPTION_ERRORS, connect_async, run_scripts
-from .sync import ClientBase
+from .sync import ClientBase, TaskHandle
 from .watch import FlowRun, FlowWatches, SubscriptionState, WatchTable
 
 T = TypeVar("T")
@@ -142,17 +142,8 @@ class AsyncClient(ClientBase):
         await self.close()
 
 
-class AsyncTask:
+class AsyncTask(TaskHandle[AsyncClient]):
     """A submitted task, for asyncio code. Every method reads Redis; nothing is cached."""
-
-    def __init__(self, client: AsyncClient, task_id: str, queue: str | None = None) -> None:
-        self.client = client
-        self.task_id = task_id
-        self.queue = queue
-        self.key = client.keys.task(task_id)
-
-    def __repr__(self) -> str:
-        return f"<AsyncTask {self.task_id}>"
 
     async def wait(self, timeout: float | None = None) -> TaskInfo:
         return await self.client._run(f.wait(self.client.keys, self.task_id, timeout))

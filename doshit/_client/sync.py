@@ -12,7 +12,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import redis
 
@@ -201,17 +201,24 @@ class Client(ClientBase):
         self.close()
 
 
-class Task:
-    """A submitted task. Every method reads Redis; nothing is cached."""
+C = TypeVar("C", bound=ClientBase)
 
-    def __init__(self, client: Client, task_id: str, queue: str | None = None) -> None:
+
+class TaskHandle(Generic[C]):
+    """A task of a client: its id, the queue it was pushed on (None: read it when needed), its key."""
+
+    def __init__(self, client: C, task_id: str, queue: str | None = None) -> None:
         self.client = client
         self.task_id = task_id
         self.queue = queue
         self.key = client.keys.task(task_id)
 
     def __repr__(self) -> str:
-        return f"<Task {self.task_id}>"
+        return f"<{type(self).__name__} {self.task_id}>"
+
+
+class Task(TaskHandle[Client]):
+    """A submitted task. Every method reads Redis; nothing is cached."""
 
     def wait(self, timeout: float | None = None) -> TaskInfo:
         """Block until the task is finished (TaskTimeout after ``timeout`` seconds); returns its hash."""
