@@ -75,9 +75,22 @@ class Keys:
 
     kill_all = KILL_ALL_COMMAND
 
-    def killed_task_id(self, command: str) -> str | None:
-        """For a kill command, the id of the task to kill ('' for kill-all); None for anything else."""
+    def read_command(self, command: str) -> KillTask | KillAll | None:
+        """What a message on the cmd channel asks for; None for anything this version does not know."""
         if command == KILL_ALL_COMMAND:
-            return ""
+            return KillAll()
         head = KILL_COMMAND.format(task_key="")
-        return self.task_id(command[len(head) :]) if command.startswith(head) else None
+        task_id = self.task_id(command[len(head) :]) if command.startswith(head) else None
+        return None if task_id is None else KillTask(task_id)
+
+
+@dataclass(frozen=True)
+class KillTask:
+    """The kill command for one task."""
+
+    task_id: str
+
+
+@dataclass(frozen=True)
+class KillAll:
+    """The command that kills every task every worker runs."""

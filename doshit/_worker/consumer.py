@@ -15,7 +15,7 @@ from .._core import codec
 from .._core.outcome import Outcome, failed
 from .._core.worker_rules import Dropped, Job, Refused, WorkerProtocol
 from .._redis import CONNECTION_ERRORS, run_scripts
-from .pool import GIVE_BACK, Kill, NotStarted, Pool, Stop
+from .pool import GIVE_BACK, GiveBack, Kill, NotStarted, Pool, Stop
 from .upkeep import Retry, retrying
 
 log = logging.getLogger("doshit.worker")
@@ -138,12 +138,13 @@ class Consumer:
     async def _execute(self, entry: InFlight) -> None:
         job = entry.job
         log.debug("task %s: %s started", job.task_id, job.function)
-        outcome: Outcome | None = None
         try:
             outcome = await self.pool.run(job, entry.stop)
         except NotStarted as stopped:
-            if isinstance(stopped.stop, Kill):
-                outcome = failed(stopped.stop.reason, "killed before it started")
+            if isinstance(stopped.stop, GiveBack):
+                self.given_back.append(entry)
+                return
+            outcome = failed(stopped.stop.reason, "killed before it started")
         except Exception as exc:  # a fault in the pool itself must still finish the task
             log.exception("task %s: the pool failed", job.task_id)
             outcome = failed(f"worker error: {type(exc).__name__}: {exc}")
@@ -153,9 +154,6 @@ class Consumer:
             self._wake.set()
             if not self.running:
                 self.idle.set()
-        if outcome is None:
-            self.given_back.append(entry)
-            return
         if outcome.ok:
             log.debug("task %s: %s successful", job.task_id, job.function)
         else:

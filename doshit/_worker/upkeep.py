@@ -20,7 +20,7 @@ import redis.asyncio
 
 from .._core import codec
 from .._core.backoff import Backoff
-from .._core.keys import Keys
+from .._core.keys import Keys, KillAll, KillTask
 from .._core.schema import WorkerField
 from .._core.worker_rules import WorkerInfo
 from .._redis import CONNECTION_ERRORS
@@ -131,12 +131,12 @@ class Registration:
 
 
 class Commands:
-    """Listens on the command channel and hands each kill to ``kill(task_id or '' for all)``."""
+    """Listens on the command channel and hands each command it knows to ``obey``."""
 
-    def __init__(self, conn: redis.asyncio.Redis, keys: Keys, kill: Callable[[str], None]) -> None:
+    def __init__(self, conn: redis.asyncio.Redis, keys: Keys, obey: Callable[[KillTask | KillAll], None]) -> None:
         self.conn = conn
         self.keys = keys
-        self.kill = kill
+        self.obey = obey
 
     async def listen(self, retry: Retry) -> None:
         pubsub = self.conn.pubsub()
@@ -149,9 +149,9 @@ class Commands:
         finally:
             await pubsub.aclose()
 
-    def heard(self, command: str) -> None:
-        task_id = self.keys.killed_task_id(command)
-        if task_id is None:
-            log.debug("ignoring command %r", command)
+    def heard(self, text: str) -> None:
+        command = self.keys.read_command(text)
+        if command is None:
+            log.debug("ignoring command %r", text)
         else:
-            self.kill(task_id)
+            self.obey(command)

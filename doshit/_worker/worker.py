@@ -14,7 +14,7 @@ import threading
 import uuid
 
 from .._core.config import Settings, resolve
-from .._core.keys import Keys
+from .._core.keys import Keys, KillAll, KillTask
 from .._core.schema import HEARTBEAT_INTERVAL, RESULT_TTL, Reason
 from .._core.worker_rules import WorkerInfo, WorkerProtocol
 from .._redis import connect_async
@@ -179,12 +179,11 @@ class Worker:
         await consumer.give_back(self.shutdown_timeout + 5)
         await self._finisher.flush(self.shutdown_timeout + 5)
 
-    def _command(self, task_id: str) -> None:
-        """A kill command: one task ('' for every task)."""
-        if task_id == "":
+    def _command(self, command: KillTask | KillAll) -> None:
+        if isinstance(command, KillAll):
             log.info("kill all: killing %d running task(s)", self._consumer.kill_all(Reason.PUBSUB_KILLED))
-        elif self._consumer.kill(task_id, Reason.PUBSUB_KILLED):
-            log.info("task %s: killing it on request", task_id)
+        elif self._consumer.kill(command.task_id, Reason.PUBSUB_KILLED):
+            log.info("task %s: killing it on request", command.task_id)
 
     def stop(self) -> None:
         """First call: stop taking tasks, let running ones finish (up to shutdown_timeout). Second: kill
