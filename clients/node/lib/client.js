@@ -10,6 +10,7 @@ const { checkTaskId } = require('./keys');
 const { DoshitError, TaskExistsError, TaskNotFoundError, TaskTimeoutError } = require('./errors');
 const { FIELD, STATE, SUBMIT_OPTIONS, TaskInfo, checkOptions, newTaskId, submitFields } = require('./protocol');
 const { Results } = require('./results');
+const { runScript, scriptCall } = require('./scripts');
 
 const CALL_OPTIONS = [...SUBMIT_OPTIONS, 'timeout'];
 const WAIT_OPTIONS = ['timeout'];
@@ -55,20 +56,6 @@ async function connect(settings, report, events = {}) {
     throw new DoshitError(`cannot connect to Redis at ${settings.describe}: ${error.message}`, { cause: error });
   }
   return redis;
-}
-
-/** Run one of the schema's Lua scripts by its SHA1, loading it first if this Redis lacks it. */
-async function runScript(redis, name, keys, argv) {
-  const spec = schema.scripts[name];
-  if (keys.length !== spec.keys.length) throw new Error(`script ${name} takes ${spec.keys.length} keys`);
-  const args = [String(keys.length), ...keys, ...argv.map(String)];
-  try {
-    return await redis.sendCommand(['EVALSHA', spec.sha, ...args]);
-  } catch (error) {
-    if (!String(error.message).startsWith('NOSCRIPT')) throw error;
-    await redis.sendCommand(['SCRIPT', 'LOAD', spec.source]);
-    return redis.sendCommand(['EVALSHA', spec.sha, ...args]);
-  }
 }
 
 // A dropped Task handle ends the keep of its key (its result will never be awaited).
@@ -124,17 +111,21 @@ class Client extends EventEmitter {
     const id = taskId === undefined ? newTaskId() : checkTaskId(taskId);
     const pending = this.keys.pending(queue);
     const fields = submitFields(fn, args, { queue, username, virtualMemoryLimit, resultTtl });
-    await this.#results.ensure();
     const key = this.keys.task(id);
+    const call = scriptCall('submit', {
+      keys: { task: key, pending },
+      argv: { task_id: id, field_values: Object.fromEntries(fields) },
+    });
+    await this.#results.ensure();
     const release = this.#results.keep(key);
-    let created;
+    let reply;
     try {
-      created = await runScript(this.#redis, 'submit', [key, pending], [id, ...fields.flat()]);
+      reply = await runScript(this.#redis, call);
     } catch (error) {
       release();
       throw error;
     }
-    if (!created) {
+    if (reply.status === 'exists') {
       release();
       throw new TaskExistsError(id);
     }
@@ -180,8 +171,18 @@ class Client extends EventEmitter {
     const key = this.keys.task(taskId);
     const taskQueue = queue ?? ((await this.#redis.sendCommand(['HGET', key, FIELD.queue])) || this.queue);
     const k = this.keys;
-    const argv = [taskId, k.results, k.cmd, k.kill(taskId), codec.nowTimestamp(), schema.error_reasons.cancelled];
-    return String(await runScript(this.#redis, 'cancel', [key, k.pending(taskQueue)], argv));
+    const call = scriptCall('cancel', {
+      keys: { task: key, pending: k.pending(taskQueue) },
+      argv: {
+        task_id: taskId,
+        results_channel: k.results,
+        cmd_channel: k.cmd,
+        kill_command: k.kill(taskId),
+        now: codec.nowTimestamp(),
+        reason: schema.error_reasons.cancelled,
+      },
+    });
+    return (await runScript(this.#redis, call)).status;
   }
 
   /** Ask every worker of this prefix to kill what it runs; resolves with how many workers heard it. */
@@ -290,4 +291,4 @@ async function createClient(options = {}) {
   return made.client;
 }
 
-module.exports = { Client, Task, createClient, runScript };
+module.exports = { Client, Task, createClient };

@@ -1,15 +1,20 @@
 'use strict';
 // Where to connect and which prefix and queue to use: options, then environment, then defaults.
-// The same environment variables as the Python side: DOSHIT_REDIS_URL (redis://, rediss:// or
-// unix:// URL), DOSHIT_REDIS (legacy JSON of connection settings, used when there is no URL),
-// DOSHIT_APP_PREFIX, DOSHIT_QUEUE and DOSHIT_TASK_VIRTUAL_MEMORY_LIMIT.
+// The environment variables, the default URL, the URL schemes and the reconnect delays are the
+// schema's (`config` in schema/schema.json), the same as the Python side's: DOSHIT_REDIS_URL
+// (redis://, rediss:// or unix:// URL), DOSHIT_REDIS (legacy JSON of connection settings, used when
+// there is no URL), DOSHIT_APP_PREFIX, DOSHIT_QUEUE and DOSHIT_TASK_VIRTUAL_MEMORY_LIMIT.
 
 const schema = require('./schema');
 const { ConfigError } = require('./errors');
 const { Keys } = require('./keys');
 
-const DEFAULT_URL = 'redis://127.0.0.1:6379/0';
-const RECONNECT_DELAYS = [100, 500, 1000, 2000, 5000];
+/** The environment variable of each setting, by the schema's key: ENV.url, ENV.redis_json, ENV.prefix, ... */
+const ENV = Object.fromEntries(Object.entries(schema.config.environment).map(([setting, spec]) => [setting, spec.name]));
+const DEFAULT_URL = schema.config.default_url;
+const URL_SCHEMES = schema.config.url_schemes;
+/** Milliseconds (node-redis's unit) to wait before each reconnect attempt; the last one repeats. */
+const RECONNECT_DELAYS = schema.config.reconnect_delays_seconds.map((seconds) => Math.round(seconds * 1000));
 
 /** Where a URL points, with any password masked. */
 function maskUrl(url) {
@@ -32,10 +37,10 @@ function fromLegacyJson(text) {
   try {
     settings = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`DOSHIT_REDIS is not JSON: ${error.message}`);
+    throw new ConfigError(`${ENV.redis_json} is not JSON: ${error.message}`);
   }
   if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) {
-    throw new ConfigError('DOSHIT_REDIS must be a JSON object of redis connection settings');
+    throw new ConfigError(`${ENV.redis_json} must be a JSON object of redis connection settings`);
   }
   const { host = '127.0.0.1', port = 6379, db, password, username, unix_socket_path: path, ssl } = settings;
   return {
@@ -60,28 +65,30 @@ function positiveInteger(name, value) {
  * the keys of the prefix, the default queue and the default virtual memory limit.
  */
 function resolve(options = {}, env = process.env) {
-  let url = options.url || env.DOSHIT_REDIS_URL || undefined;
+  let url = options.url || env[ENV.url] || undefined;
   let connection;
-  if (url === undefined && env.DOSHIT_REDIS) {
-    connection = fromLegacyJson(env.DOSHIT_REDIS);
+  if (url === undefined && env[ENV.redis_json]) {
+    connection = fromLegacyJson(env[ENV.redis_json]);
   } else {
     url = url ?? DEFAULT_URL;
     const scheme = url.split(':', 1)[0].toLowerCase();
-    if (scheme === 'unix') connection = unixSocket(url);
-    else if (scheme === 'redis' || scheme === 'rediss') connection = { url };
-    else throw new ConfigError(`Redis URL must start with redis://, rediss:// or unix://: ${maskUrl(url)}`);
+    if (!URL_SCHEMES.includes(scheme)) {
+      const schemes = URL_SCHEMES.map((name) => `${name}://`);
+      throw new ConfigError(`Redis URL must start with ${schemes.slice(0, -1).join(', ')} or ${schemes.at(-1)}: ${maskUrl(url)}`);
+    }
+    connection = scheme === 'unix' ? unixSocket(url) : { url };
   }
-  const keys = new Keys(options.prefix || env.DOSHIT_APP_PREFIX || schema.defaults.prefix);
-  const queue = options.queue || env.DOSHIT_QUEUE || schema.defaults.queue;
+  const keys = new Keys(options.prefix || env[ENV.prefix] || schema.defaults.prefix);
+  const queue = options.queue || env[ENV.queue] || schema.defaults.queue;
   keys.pending(queue); // validates the queue name
   return {
     connection: { ...connection, ...(options.redis || {}) },
-    describe: url === undefined ? 'DOSHIT_REDIS' : maskUrl(url),
+    describe: url === undefined ? ENV.redis_json : maskUrl(url),
     keys,
     queue,
     virtualMemoryLimit:
       positiveInteger('virtualMemoryLimit', options.virtualMemoryLimit) ??
-      positiveInteger('DOSHIT_TASK_VIRTUAL_MEMORY_LIMIT', env.DOSHIT_TASK_VIRTUAL_MEMORY_LIMIT),
+      positiveInteger(ENV.virtual_memory_limit, env[ENV.virtual_memory_limit]),
   };
 }
 
@@ -102,4 +109,4 @@ function connectionOptions(settings, state) {
   };
 }
 
-module.exports = { DEFAULT_URL, RECONNECT_DELAYS, connectionOptions, maskUrl, resolve };
+module.exports = { DEFAULT_URL, ENV, RECONNECT_DELAYS, connectionOptions, maskUrl, resolve };

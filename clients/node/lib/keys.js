@@ -6,7 +6,7 @@ const schema = require('./schema');
 const { ConfigError } = require('./errors');
 
 const TASK_ID = new RegExp(schema.task_id.regex, 'u');
-const NAME = /^[^\s:{}]+$/u;
+const NAME = new RegExp(schema.names.regex, 'u');
 
 function fill(pattern, values) {
   return pattern.replace(/\{(\w+)\}/g, (_, name) => values[name]);

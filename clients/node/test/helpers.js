@@ -12,7 +12,7 @@ const path = require('node:path');
 const { randomUUID } = require('node:crypto');
 const { createClient: createRedis } = require('@redis/client');
 const { DoshitDate, encode, decode, schema } = require('..');
-const { runScript } = require('../lib/client');
+const { runScript, scriptCall } = require('../lib/scripts');
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const VECTORS = path.join(ROOT, 'schema', 'vectors');
@@ -147,30 +147,34 @@ async function workOne(connection, prefix, handler, { queue = 'default', workerI
   if (taskId === null) throw new Error('no task came');
   const taskKey = keys.task(taskId);
   const now = new DoshitDate(Date.now()).toTimestamp();
-  const claimed = await runScript(connection, 'claim', [taskKey, keys.executing(queue), keys.pending(queue)], [
-    taskId,
-    workerId,
-    queue,
-    now,
-  ]);
-  if (claimed[0] !== 'run') throw new Error(`claim said ${claimed}`);
-  const outcome = await handler(claimed[1], decode(claimed[2]));
-  const fields =
+  const claimed = await runScript(
+    connection,
+    scriptCall('claim', {
+      keys: { task: taskKey, executing: keys.executing(queue), pending: keys.pending(queue) },
+      argv: { task_id: taskId, worker_id: workerId, queue, now },
+    }),
+  );
+  if (claimed.status !== 'run') throw new Error(`claim said ${JSON.stringify(claimed)}`);
+  const outcome = await handler(claimed.function, decode(claimed.args));
+  const result =
     'value' in outcome
-      ? ['result', 'successful', 'result-value', encode(outcome.value)]
-      : ['result', 'failed', 'error-reason', outcome.reason, 'error-exception', outcome.exception ?? ''];
+      ? { result: 'successful', 'result-value': encode(outcome.value) }
+      : { result: 'failed', 'error-reason': outcome.reason, 'error-exception': outcome.exception ?? '' };
   const finished = new DoshitDate(Date.now()).toTimestamp();
-  await runScript(connection, 'finish', [taskKey, keys.executing(queue)], [
-    taskId,
-    workerId,
-    keys.results,
-    String(schema.result_ttl_seconds),
-    'state',
-    'finished',
-    'finished-created',
-    finished,
-    ...fields,
-  ]);
+  const reply = await runScript(
+    connection,
+    scriptCall('finish', {
+      keys: { task: taskKey, executing: keys.executing(queue) },
+      argv: {
+        task_id: taskId,
+        worker_id: workerId,
+        results_channel: keys.results,
+        default_ttl: schema.result_ttl_seconds,
+        field_values: { state: 'finished', 'finished-created': finished, ...result },
+      },
+    }),
+  );
+  if (reply.status !== 'finished') throw new Error(`finish said ${reply.status}`);
   return taskId;
 }
 

@@ -23,7 +23,7 @@ test('lib/schema.js holds exactly schema/schema.json and the scripts', () => {
   assert.ok(Object.isFrozen(doshit.schema.keys.task));
 });
 
-test('no key pattern or field name is typed a second time in lib/', () => {
+test('no key pattern, field name or environment variable is typed a second time in lib/', () => {
   const schema = doshit.schema;
   const patterns = [...Object.values(schema.keys), ...Object.values(schema.channels), ...Object.values(schema.commands)]
     .flatMap((item) => item.pattern.split(/\{[^}]*\}/))
@@ -34,6 +34,12 @@ test('no key pattern or field name is typed a second time in lib/', () => {
     ...Object.keys(schema.results),
     ...Object.values(schema.error_reasons),
   ];
+  // Anywhere in the code, quoted or not: `env.DOSHIT_QUEUE` would type it again as much as 'DOSHIT_QUEUE'.
+  const config = [
+    ...Object.values(schema.config.environment).map((variable) => variable.name),
+    schema.config.default_url,
+    schema.names.regex,
+  ];
   for (const file of fs.readdirSync(path.join(PACKAGE, 'lib'))) {
     if (!file.endsWith('.js') || file === 'schema.js') continue;
     const text = fs
@@ -42,6 +48,7 @@ test('no key pattern or field name is typed a second time in lib/', () => {
       .filter((line) => !/^\s*(\/\/|\/?\*)/.test(line)) // comments may name things
       .join('\n');
     for (const needle of patterns) assert.ok(!text.includes(needle), `${file} spells ${needle}`);
+    for (const needle of config) assert.ok(!text.includes(needle), `${file} spells ${needle}`);
     for (const word of words) {
       for (const quote of ["'", '"', '`']) {
         assert.ok(!text.includes(`${quote}${word}${quote}`), `${file} spells ${quote}${word}${quote}`);

@@ -9,6 +9,7 @@ const { Keys, TaskInfo, decode, encode, formatTimestamp, parseTimestamp, DoshitD
 const { checkTaskId } = require('../lib/keys');
 const { submitFields, camel } = require('../lib/protocol');
 const { legacyTask } = require('../lib/legacy');
+const { parseReply, scriptCall } = require('../lib/scripts');
 const { loadVectors, untag, privateRedis, newPrefix } = require('./helpers');
 
 const KEYS = loadVectors('keys.json');
@@ -16,6 +17,7 @@ const VALUES = loadVectors('values.json');
 const TIMESTAMPS = loadVectors('timestamps.json');
 const SUBMIT = loadVectors('submit.json');
 const LEGACY = loadVectors('legacy_tasks.json');
+const SCRIPTS = loadVectors('scripts.json');
 
 /** Equal with types checked too: a BigInt is not a Number, a DoshitDate keeps its micros. */
 function same(actual, expected, message) {
@@ -171,6 +173,36 @@ describe('legacy_tasks.json', () => {
         same(info[camel(field)], parseTimestamp(text));
         assert.equal(info[camel(field)].toTimestamp(), text);
       }
+    });
+  }
+});
+
+describe('scripts.json', () => {
+  for (const c of SCRIPTS.calls) {
+    test(`call: ${c.name}`, () => {
+      const call = scriptCall(c.script, { keys: c.keys, argv: c.argv });
+      assert.equal(call.name, c.script);
+      assert.equal(call.spec, doshit.schema.scripts[c.script]);
+      assert.deepStrictEqual([...call.keys], c.expect.keys);
+      assert.deepStrictEqual([...call.argv], c.expect.argv);
+    });
+  }
+  for (const c of SCRIPTS.refused) {
+    test(`refused: ${c.name}`, () => {
+      assert.throws(
+        () => scriptCall(c.script, { keys: c.keys, argv: c.argv }),
+        (error) => error instanceof TypeError && error.message.includes(c.error),
+      );
+    });
+  }
+  for (const c of SCRIPTS.replies) {
+    test(`reply: ${c.script} ${JSON.stringify(c.reply)}`, () => {
+      assert.deepStrictEqual(parseReply(c.script, c.reply), c.expect);
+    });
+  }
+  for (const c of SCRIPTS.bad_replies) {
+    test(`bad reply: ${c.script} ${JSON.stringify(c.reply)}`, () => {
+      assert.throws(() => parseReply(c.script, c.reply), doshit.DecodeError);
     });
   }
 });
