@@ -2,7 +2,7 @@
 
 Outputs: doshit/_core/schema.py (Python constants, the scripts, and the task fields as typed
 properties), clients/node/lib/schema.js and clients/node/lib/fields.d.ts (the same facts and the task
-fields' TypeScript types for Node), and the tables of SPEC.md.
+fields' TypeScript types for Node), and the tables and Mermaid diagrams (mermaid.py) of SPEC.md.
 
     python schema/codegen.py           rewrite both
     python schema/codegen.py --check   exit 1 if either is out of date
@@ -18,6 +18,8 @@ import re
 import sys
 from pathlib import Path
 from typing import Any
+
+import mermaid
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 ROOT = SCHEMA_DIR.parent
@@ -314,7 +316,7 @@ def render_tables(schema: dict[str, Any]) -> dict[str, str]:
 
 
 def render_spec(schema: dict[str, Any], spec_text: str) -> str:
-    for name, body in render_tables(schema).items():
+    for name, body in {**render_tables(schema), **mermaid.render(schema)}.items():
         begin, end = BEGIN.format(name=name), END.format(name=name)
         pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
         if not pattern.search(spec_text):

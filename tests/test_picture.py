@@ -1,4 +1,5 @@
-"""redis_schema.png is drawn from schema/schema.json by schema/draw.py and is current."""
+"""redis_schema.png is drawn from schema/schema.json by schema/draw.py and is current; schema/mermaid.py draws
+the same flow as Mermaid diagrams for SPEC.md."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DRAW_PY = ROOT / "schema" / "draw.py"
+MERMAID_PY = ROOT / "schema" / "mermaid.py"
 SCHEMA_JSON = ROOT / "schema" / "schema.json"
 PNG = ROOT / "redis_schema.png"
 
 
-def load_draw() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("doshit_schema_draw", DRAW_PY)
+def load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"doshit_schema_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
@@ -28,7 +30,8 @@ def load_draw() -> ModuleType:
     return module
 
 
-draw = load_draw()
+draw = load(DRAW_PY)
+mermaid = load(MERMAID_PY)
 
 
 def chunk(kind: bytes, body: bytes) -> bytes:
@@ -142,3 +145,42 @@ def test_an_added_field_is_drawn(tmp_path: Path) -> None:
     assert 1600 <= width <= 2200
     assert draw.is_current(after_png, edited, DRAW_PY)
     assert not draw.is_current(out, edited, DRAW_PY)
+
+
+def test_a_lane_that_does_not_join_up_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    schema = json.loads(SCHEMA_JSON.read_text())
+    schema["reading"]["from"] = "channel:cmd"
+    edited = tmp_path / "schema.json"
+    edited.write_text(json.dumps(schema))
+    with pytest.raises(ValueError, match="do not join up"):
+        draw.draw(edited, DRAW_PY, tmp_path / "broken.png")
+
+
+def test_the_mermaid_diagrams_follow_the_schema() -> None:
+    schema = json.loads(SCHEMA_JSON.read_text())
+    hops = [hop for t in schema["transitions"] for hop in t.get("lane", [])] + [schema["reading"]]
+    sections = mermaid.render(schema)
+    flow = sections["flow"].splitlines()
+    assert flow[:2] == ["```mermaid", "flowchart LR"] and flow[-1] == "```"
+    edges = [line.split() for line in flow if "-->" in line]
+    assert [(edge[0], edge[-1]) for edge in edges] == [
+        (hop["from"].replace(":", "_"), hop["to"].replace(":", "_")) for hop in hops
+    ]
+    for n, (edge, hop) in enumerate(zip(edges, hops, strict=True), start=1):
+        assert " ".join(edge[1:-1]) == f'-->|"({n}) {hop["label"]}"|'
+    states = sections["states"].splitlines()
+    assert states[:2] == ["```mermaid", "stateDiagram-v2"]
+    for t in schema["transitions"]:
+        assert f"    {t['from'] or '[*]'} --> {t['to']}: {t['name']}" in states
+    assert "    finished --> [*]" in states, "a state no transition leaves is final"
+
+
+def test_mermaid_labels_are_escaped_and_names_checked() -> None:
+    schema = json.loads(SCHEMA_JSON.read_text())
+    schema["reading"]["label"] = 'say "hi" <b>#1'
+    last = sum(len(t.get("lane", [])) for t in schema["transitions"]) + 1
+    assert f'|"({last}) say #quot;hi#quot; #lt;b#gt;#35;1"|' in mermaid.render(schema)["flow"]
+    schema["transitions"][0]["name"] = "sub: mit"
+    with pytest.raises(ValueError, match="cannot be written into a Mermaid diagram"):
+        mermaid.render(schema)
