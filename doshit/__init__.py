@@ -18,6 +18,7 @@ from ._errors import (
     TaskNotFound,
     TaskTimeout,
 )
+from ._version import __version__
 from ._worker.app import AppRef
 from ._worker.registry import Registry
 from ._worker.worker import Worker

@@ -1,4 +1,10 @@
-"""Command lines: ``doshit-worker`` and the legacy ``doshit worker tasks.py -q QUEUE``."""
+"""Command lines: ``doshit-worker`` and the legacy ``doshit worker tasks.py -q QUEUE``.
+
+Exit status: 0 after a clean stop; 1 when results could not be written before exiting (Redis was
+unavailable for longer than the shutdown timeout; those tasks stay executing, to be recovered); 2 for
+a configuration error (a bad argument or URL, a registry that cannot be loaded, a password or database
+that Redis refuses).
+"""
 
 from __future__ import annotations
 
@@ -8,20 +14,61 @@ import logging
 import os
 import sys
 import traceback
+from collections.abc import Callable
 
 from ._core.config import resolve
-from ._core.schema import DEFAULT_PREFIX, DEFAULT_QUEUE, DEFAULT_URL, RESULT_TTL, Env
+from ._core.schema import (
+    DEFAULT_PREFIX,
+    DEFAULT_QUEUE,
+    DEFAULT_URL,
+    MAX_ARGS_BYTES,
+    MAX_DEPTH,
+    MAX_RESULT_BYTES,
+    RESULT_TTL,
+    RESULT_TTL_MAX_SECONDS,
+    Env,
+)
+from ._core.worker_rules import Limits
 from ._errors import DoshitError
+from ._logs import LOG_FORMATS, configure
+from ._version import __version__
 from ._worker.app import AppRef
 from ._worker.worker import POOLS, SHUTDOWN_TIMEOUT, Worker
 
 QUEUE_HELP = f"queue to serve (default: ${Env.QUEUE} or {DEFAULT_QUEUE})"
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+EXIT_UNWRITTEN = 1
+"""Exit status when results could not be written before exiting."""
+EXIT_CONFIG = 2
+"""Exit status for a configuration error (argparse uses it for bad arguments too)."""
+
+
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"must be from {low} to {high}: {text}" if high else f"must be at least {low}: {text}"
+            )
+        return value
+
+    return parse
+
+
+_positive = _whole(1)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, at least 0: {text}")
     return value
 
 
@@ -39,19 +86,35 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     parser.add_argument(
         "--result-ttl",
-        type=int,
+        type=_whole(0, RESULT_TTL_MAX_SECONDS),
         default=RESULT_TTL,
         metavar="SECONDS",
         help="keep finished task hashes this long unless the task says (0: forever; default %(default)s)",
     )
     parser.add_argument(
         "--shutdown-timeout",
-        type=float,
+        type=_seconds,
         default=SHUTDOWN_TIMEOUT,
         metavar="SECONDS",
-        help="on SIGTERM/SIGINT, wait this long for running tasks before killing them (default %(default)s)",
+        help="on SIGTERM/SIGINT, wait this long for running tasks before killing them, and as long again "
+        "for Redis to take the results (default %(default)s)",
     )
+    limits = parser.add_argument_group("limits")
+    limits.add_argument("--max-args-bytes", type=_positive, default=MAX_ARGS_BYTES, metavar="BYTES",
+                        help="fail tasks whose args JSON is larger (default %(default)s)")  # fmt: skip
+    limits.add_argument("--max-result-bytes", type=_positive, default=MAX_RESULT_BYTES, metavar="BYTES",
+                        help="fail tasks whose return value is larger as JSON (default %(default)s)")  # fmt: skip
+    limits.add_argument("--max-depth", type=_positive, default=MAX_DEPTH, metavar="LEVELS",
+                        help="fail tasks whose args nest deeper (default %(default)s)")  # fmt: skip
+    limits.add_argument("--max-tasks-per-child", type=_positive, metavar="N",
+                        help="process pool: replace a child process after N tasks (default: never)")  # fmt: skip
+    limits.add_argument("--max-memory-per-child", type=_positive, metavar="BYTES",
+                        help="process pool: replace a child process whose resident memory is above this after a "
+                        "task (default: never)")  # fmt: skip
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default=LOG_FORMATS[0],
+                        help="text (default) or json: one JSON object per line, for log shippers")  # fmt: skip
     parser.add_argument("--verbose", "-v", action="store_true", help="log every task")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
 
 
 def worker_parser() -> argparse.ArgumentParser:
@@ -74,10 +137,7 @@ def worker_parser() -> argparse.ArgumentParser:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, app: AppRef, url: str | None) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure(logging.DEBUG if args.verbose else logging.INFO, args.log_format)
     try:
         registry = app.load()
         settings = resolve(url, prefix=args.prefix, queue=args.queue)
@@ -90,13 +150,17 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, app: AppRef,
             burst=args.burst,
             result_ttl=args.result_ttl,
             shutdown_timeout=args.shutdown_timeout,
+            limits=Limits(args.max_args_bytes, args.max_result_bytes, args.max_depth),
+            max_tasks_per_child=args.max_tasks_per_child,
+            max_memory_per_child=args.max_memory_per_child,
+            log_format=args.log_format,
         )
+        worker.run()
     except (DoshitError, ValueError) as exc:
         if args.verbose:
             traceback.print_exc()
-        parser.exit(2, f"{parser.prog}: error: {exc}\n")
-    worker.run()
-    return 0
+        parser.exit(EXIT_CONFIG, f"{parser.prog}: error: {exc}\n")
+    return EXIT_UNWRITTEN if worker.unwritten else 0
 
 
 def worker_main(argv: list[str] | None = None) -> int:

@@ -15,9 +15,47 @@ import redis.asyncio
 
 from ._core.config import Settings
 from ._core.scripts import Reply, ScriptCall, parse_reply
+from ._errors import DecodeError
 
 CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)
 """Errors that mean Redis could not be reached (as opposed to a command Redis refused)."""
+
+REFUSED_ACCESS = (
+    redis.exceptions.AuthenticationError,
+    redis.exceptions.AuthenticationWrongNumberOfArgsError,
+    redis.exceptions.AuthorizationError,
+    redis.exceptions.NoPermissionError,
+)
+"""Errors that no retry cures: a wrong password or user, or an ACL that forbids the command."""
+
+_BUSY_STATES = (
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,
+)
+_BUSY_WORDS = ("BUSY", "MASTERDOWN")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """True when Redis cannot take commands right now but may later: unreachable, loading, busy with
+    a script, out of memory, a read-only replica after a failover. Work that must not be lost waits
+    and tries again; anything else (a refused password, a command Redis rejects) is not retried."""
+    if isinstance(exc, REFUSED_ACCESS):
+        return False
+    if isinstance(exc, (*CONNECTION_ERRORS, *_BUSY_STATES)):
+        return True
+    return isinstance(exc, redis.ResponseError) and str(exc).startswith(_BUSY_WORDS)
+
+
+def config_problem(exc: BaseException) -> str | None:
+    """What is wrong with the configuration, when Redis's error says so (else None)."""
+    if isinstance(exc, REFUSED_ACCESS):
+        return f"Redis refused access: {exc}"
+    if isinstance(exc, redis.ResponseError) and "DB index is out of range" in str(exc):
+        return "the database number in the Redis URL is out of range for this server (its `databases` setting)"
+    return None
+
 
 SUBSCRIPTION_ERRORS = (*CONNECTION_ERRORS, OSError, ValueError)
 """Errors that end a subscription's connection (ValueError: its socket was closed under it)."""
@@ -37,11 +75,21 @@ def connect(settings: Settings, **extra: Any) -> redis.Redis:
     return redis.Redis(**_kwargs(settings, extra))
 
 
-def connect_async(settings: Settings, **extra: Any) -> redis.asyncio.Redis:
-    """An asyncio redis-py client for these settings (it connects at its first command)."""
+def connect_async(settings: Settings, *, pool_size: int | None = None, **extra: Any) -> redis.asyncio.Redis:
+    """An asyncio redis-py client for these settings (it connects at its first command). With
+    ``pool_size`` it opens at most that many connections, and a command waits for a free one instead
+    of failing, however many run at once."""
+    kwargs = _kwargs(settings, extra)
+    if pool_size is None:
+        if settings.url is not None:
+            return redis.asyncio.Redis.from_url(settings.url, **kwargs)
+        return redis.asyncio.Redis(**kwargs)
+    kwargs.update(max_connections=pool_size, timeout=None)
     if settings.url is not None:
-        return redis.asyncio.Redis.from_url(settings.url, **_kwargs(settings, extra))
-    return redis.asyncio.Redis(**_kwargs(settings, extra))
+        pool = redis.asyncio.BlockingConnectionPool.from_url(settings.url, **kwargs)
+    else:
+        pool = redis.asyncio.BlockingConnectionPool(**kwargs)
+    return redis.asyncio.Redis.from_pool(pool)
 
 
 def _evalsha(call: ScriptCall) -> tuple[Any, ...]:
@@ -59,14 +107,26 @@ def run_script(conn: redis.Redis, call: ScriptCall) -> Reply:
 
 
 async def run_scripts(conn: redis.asyncio.Redis, calls: Sequence[ScriptCall]) -> list[Reply]:
+    """Run script calls in one pipeline and read their replies; raises the first error a call got."""
+    replies: list[Reply] = []
+    for reply in await run_scripts_apart(conn, calls):
+        if isinstance(reply, Exception):
+            raise reply
+        replies.append(reply)
+    return replies
+
+
+async def run_scripts_apart(conn: redis.asyncio.Redis, calls: Sequence[ScriptCall]) -> list[Reply | Exception]:
     """Run script calls in one pipeline (one call: no pipeline, which costs more than the command) and
-    read their replies. Raises the first error a call got. (redis-py's own script pipelining costs
-    an extra SCRIPT EXISTS round trip per pipeline; here a script is loaded only on NOSCRIPT.)"""
+    read their replies; a call that Redis refused, or whose reply is not one its script lists, gets
+    its error in its place, so one call cannot fail the others. Raises when Redis is unavailable
+    (then nothing is known of any call) or refuses access. (redis-py's own script pipelining costs an
+    extra SCRIPT EXISTS round trip per pipeline; here a script is loaded only on NOSCRIPT.)"""
     raws: list[Any]
     if len(calls) == 1:
         try:
             raws = [await conn.execute_command(*_evalsha(calls[0]))]
-        except redis.exceptions.NoScriptError as exc:
+        except redis.ResponseError as exc:
             raws = [exc]
     else:
         pipe = conn.pipeline(transaction=False)
@@ -77,11 +137,17 @@ async def run_scripts(conn: redis.asyncio.Redis, calls: Sequence[ScriptCall]) ->
     for source in dict.fromkeys(calls[i].spec.source for i in redo):
         await conn.script_load(source)
     if redo:
-        for i, reply in zip(redo, await run_scripts(conn, [calls[i] for i in redo]), strict=True):
-            raws[i] = reply
-    for raw in raws:
-        if isinstance(raw, Exception):
+        for i, again in zip(redo, await run_scripts_apart(conn, [calls[i] for i in redo]), strict=True):
+            raws[i] = again
+    replies: list[Reply | Exception] = []
+    for call, raw in zip(calls, raws, strict=True):
+        if isinstance(raw, Exception) and (unavailable(raw) or isinstance(raw, REFUSED_ACCESS)):
             raise raw
-    return [
-        raw if isinstance(raw, Reply) else parse_reply(call.name, raw) for call, raw in zip(calls, raws, strict=True)
-    ]
+        if isinstance(raw, (Reply, Exception)):
+            replies.append(raw)
+            continue
+        try:
+            replies.append(parse_reply(call.name, raw))
+        except DecodeError as exc:
+            replies.append(exc)
+    return replies

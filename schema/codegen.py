@@ -89,6 +89,18 @@ def render_python(schema: dict[str, Any]) -> str:
     )
     out.append(f"NAME_REGEX: Final = {schema['names']['regex']!r}\n")
     out.append(f'"""{schema["names"]["doc"]}"""\n\n')
+    out.append(f"RESERVED_QUEUES: Final = {tuple(schema['names']['reserved_queues'])!r}\n")
+    out.append('"""Queue names that would collide with other keys of the prefix."""\n\n')
+    limits = schema["limits"]
+    for name, text in (
+        ("max_args_bytes", "Default largest args JSON, in bytes, a client submits and a worker runs."),
+        ("max_result_bytes", "Default largest return value JSON, in bytes, a worker writes."),
+        ("max_depth", "Default deepest nesting of args a worker decodes."),
+        ("result_ttl_max_seconds", "The largest result-ttl a task may ask for."),
+        ("echo_chars", "At most this much of a bad value is copied into error-exception or a log line."),
+    ):
+        out.append(f"{const_name(name)}: Final = {limits[name]!r}\n")
+        out.append(f'"""{text}"""\n\n')
     for name, key in schema["keys"].items():
         out.append(f"{const_name(name)}_KEY: Final = {key['pattern']!r}\n")
         out.append(f'"""{key["type"]}: {key["doc"]}"""\n\n')

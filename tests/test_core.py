@@ -17,7 +17,7 @@ from doshit._core.keys import Keys
 from doshit._core.outcome import Outcome, failed
 from doshit._core.schema import SCRIPTS, TaskField
 from doshit._core.scripts import parse_reply
-from doshit._core.worker_rules import MAX_MEMORY_LIMIT, Dropped, Job, Refused, WorkerInfo, WorkerProtocol
+from doshit._core.worker_rules import MAX_MEMORY_LIMIT, Dropped, Job, Limits, Refused, WorkerInfo, WorkerProtocol
 from doshit._worker.frames import Request, outcome_from, outcome_message, pack, read_frame, read_frame_async
 from doshit._worker.process_pool import KILL_STEPS
 
@@ -36,20 +36,43 @@ def test_claim_call() -> None:
     call = WORKER.claim("t1", NOW)
     assert call.name == "claim"
     assert call.keys == ("app:task:t1", "app:emails:executing", "app:emails:pending")
-    assert call.argv == ("t1", "w1", "emails", NOW)
+    assert call.argv == ("t1", "w1", "emails", NOW, "16777216")
+    limited = WorkerProtocol(Keys("app"), "emails", "w1", Limits(max_args_bytes=10))
+    assert limited.claim("t1", NOW).argv[-1] == "10"
 
 
 def test_a_claimed_task_runs() -> None:
-    assert claim("run", "echo", '{"text":"hi"}', "", 3) == Job("t1", "echo", '{"text":"hi"}', None)
-    assert claim("run", "echo", "{}", "1048576", 0) == Job("t1", "echo", "{}", 1048576)
-    assert claim("run", "echo", "{}", str(MAX_MEMORY_LIMIT), 0) == Job("t1", "echo", "{}", MAX_MEMORY_LIMIT)
+    assert claim("run", "echo", '{"text":"hi"}', "", "", 3) == Job("t1", "echo", '{"text":"hi"}', None)
+    assert claim("run", "echo", "{}", "1048576", "0", 0) == Job("t1", "echo", "{}", 1048576)
+    assert claim("run", "echo", "{}", str(MAX_MEMORY_LIMIT), "2147483647", 0) == Job(
+        "t1", "echo", "{}", MAX_MEMORY_LIMIT
+    )
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "1.5", "abc", "²", "٣", " 1", str(MAX_MEMORY_LIMIT + 1)])
 def test_a_bad_memory_limit_fails_the_task(limit: str) -> None:
-    refused = claim("run", "echo", "{}", limit, 0)
+    refused = claim("run", "echo", "{}", limit, "", 0)
     assert refused == Refused(
         "t1", failed(f"virtual-memory-limit must be a positive integer number of bytes, got '{limit}'")
+    )
+
+
+@pytest.mark.parametrize("ttl", ["2.5", "1e999", "9" * 30, "-1", "2147483648", "٣", " 1"])
+def test_a_bad_result_ttl_fails_the_task(ttl: str) -> None:
+    assert claim("run", "echo", "{}", "", ttl, 0) == Refused(
+        "t1", failed(f"result-ttl must be a whole number of seconds from 0 to 2147483647, got '{ttl}'")
+    )
+
+
+def test_text_that_was_not_utf8_fails_the_task() -> None:
+    bad = b"\xff\xfe".decode("utf-8", "surrogateescape")  # what the worker's connection reads
+    assert claim("run", f"echo{bad}", "{}", "", "", 0) == Refused("t1", failed("function is not valid UTF-8"))
+    assert claim("run", "echo", f'{{"a":"{bad}"}}', "", "", 0) == Refused("t1", failed("args is not valid UTF-8"))
+
+
+def test_args_over_the_limit_fail_the_task_without_being_read() -> None:
+    assert claim("toobig", "echo", 104857600, 0) == Refused(
+        "t1", failed("args are 104857600 bytes, more than this worker's limit of 16777216")
     )
 
 
@@ -63,6 +86,7 @@ def test_claimed_tasks_that_cannot_run_fail() -> None:
 def test_ids_the_claim_dropped() -> None:
     assert claim("skip", "finished", 2) == Dropped("t1", "skip finished")
     assert claim("missing", 0) == Dropped("t1", "missing")
+    assert claim("wrongtype", "list", 0) == Dropped("t1", "wrongtype list")
     assert parse_reply("claim", ["missing", 7])["backlog"] == 7
 
 
@@ -116,7 +140,7 @@ def test_kill_steps_follow_the_schema() -> None:
 
 
 def test_frames_both_ways() -> None:
-    request = Request(7, "echo", '{"text":"hi"}', None)
+    request = Request(7, "t1", "echo", '{"text":"hi"}', None)
     stream = io.BytesIO(pack(list(request)) + pack(outcome_message(failed("boom", "tb"))))
     assert Request(*read_frame(stream)) == request
     assert outcome_from(read_frame(stream)) == failed("boom", "tb")

@@ -26,7 +26,7 @@ def test_lua_uses_only_schema_words() -> None:
     words = {f["name"] for f in SCHEMA["task_fields"]} | set(SCHEMA["states"]) | set(SCHEMA["results"])
     for spec in SCHEMA["scripts"].values():  # the words and variant tags of the replies
         words |= set(spec["reply"].get("words", [])) | set(spec["reply"].get("tagged", {}))
-    words.add("")
+    words |= {"", "ok", "hash", "none", "^%d+$"}  # Redis' own TYPE words, and the digits pattern
     for spec in SCHEMA["scripts"].values():
         source = (ROOT / "schema" / spec["file"]).read_text()
         code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("--"))

@@ -86,7 +86,7 @@ class AsyncClient(ClientBase):
     """
 
     def _open(self) -> None:
-        self.redis = connect_async(self.settings)
+        self.redis = connect_async(self.settings, pool_size=self.max_connections)
         self._subscriber = _AsyncSubscriber(lambda: connect_async(self.settings), self.keys.results)
 
     async def _do(self, step: f.Step, watches: FlowWatches[asyncio.Event]) -> Any:

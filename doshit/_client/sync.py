@@ -18,12 +18,17 @@ import redis
 
 from .._core import flows as f
 from .._core.config import Settings, resolve
+from .._core.schema import MAX_ARGS_BYTES
 from .._core.taskinfo import TaskInfo
 from .._errors import ConfigError
 from .._redis import SUBSCRIPTION_ERRORS, connect, run_script
 from .watch import FlowRun, FlowWatches, SubscriptionState, thread_safe_table
 
 T = TypeVar("T")
+
+MAX_CONNECTIONS = 10
+"""Default number of command connections an AsyncClient opens at most (the sync Client uses one);
+the results subscription has one more of its own."""
 
 
 class ClientBase:
@@ -37,8 +42,15 @@ class ClientBase:
         queue: str | None = None,
         virtual_memory_limit: int | None = None,
         settings: Settings | None = None,
+        max_args_bytes: int = MAX_ARGS_BYTES,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.settings = settings or resolve(url, prefix=prefix, queue=queue, virtual_memory_limit=virtual_memory_limit)
+        for name, value in (("max_args_bytes", max_args_bytes), ("max_connections", max_connections)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        self.max_args_bytes = max_args_bytes
+        self.max_connections = max_connections
         self.keys = self.settings.keys
         self.prefix = self.settings.prefix
         self.queue = self.settings.queue
@@ -54,7 +66,7 @@ class ClientBase:
         if options.virtual_memory_limit is None and self.settings.virtual_memory_limit:
             options = replace(options, virtual_memory_limit=self.settings.virtual_memory_limit)
         queue = options.queue or self.queue
-        return f.submit(self.keys, queue, function, args, options), queue
+        return f.submit(self.keys, queue, function, args, options, self.max_args_bytes), queue
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.settings.describe()} prefix={self.prefix} queue={self.queue}>"

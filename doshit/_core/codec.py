@@ -22,6 +22,7 @@ from .schema import (
     TIMESTAMP_FORMAT,
     TIMESTAMP_REGEX,
 )
+from .text import is_utf8
 
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 _LONG_DIGITS = re.compile(r"\d{19}")
@@ -96,11 +97,57 @@ def _revive(value: Any) -> Any:
     return value
 
 
-def decode(text: str | bytes) -> Any:
-    """JSON text as a value; legacy datetime objects become aware UTC datetimes."""
-    raw = text.decode() if isinstance(text, bytes) else text
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return number
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class TooDeep(DecodeError):
+    """The JSON nests deeper than the limit the reader set."""
+
+
+def decode(text: str | bytes, max_depth: int | None = None) -> Any:
+    """JSON text as a value; legacy datetime objects become aware UTC datetimes.
+
+    DecodeError for anything that is not JSON: bad syntax, numbers beyond a double's range (1e999),
+    bytes that were not UTF-8, nesting deeper than the parser or the interpreter can follow, or (a
+    TooDeep) than ``max_depth``."""
     try:
-        value = json.loads(raw) if _LONG_DIGITS.search(raw) else orjson.loads(raw)
+        raw = text.decode() if isinstance(text, bytes) else text
+        if _LONG_DIGITS.search(raw):  # orjson would round integers beyond 64 bits
+            if not is_utf8(raw):
+                raise ValueError("not valid UTF-8")
+            value = json.loads(raw, parse_float=_finite, parse_constant=_refuse_constant)
+        else:
+            value = orjson.loads(raw)
+        if max_depth is not None and depth(value, max_depth) > max_depth:
+            raise TooDeep(f"nests deeper than {max_depth} levels")
+        return _revive(value) if _DATETIME_MARK in raw else value
+    except DecodeError:
+        raise
     except ValueError as exc:
         raise DecodeError(str(exc).splitlines()[0]) from None
-    return _revive(value) if _DATETIME_MARK in raw else value
+    except RecursionError:
+        raise DecodeError("nested too deeply to decode") from None
+
+
+def depth(value: Any, limit: int) -> int:
+    """How deeply the value nests (a scalar is 0, [] is 1), counted no further than limit + 1."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            level += 1
+            if level > deepest:
+                deepest = level
+                if deepest > limit:
+                    break
+            stack.extend((child, level) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest

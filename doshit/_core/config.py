@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .._errors import ConfigError
 from .keys import Keys
@@ -48,12 +49,44 @@ class Settings:
         return mask_url(self.url)
 
 
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)(.*)@", re.S)
+
+
 def mask_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
+    """The URL with its password replaced by ***, whatever the password holds ('@' and '/' too)."""
+    found = _USERINFO.match(url)
+    if found is None or ":" not in found.group(2):
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    user = found.group(2).split(":", 1)[0]
+    return f"{found.group(1)}{user}:***@{url[found.end() :]}"
+
+
+def check_url(url: str) -> None:
+    """ConfigError unless the URL is one a connection can be made from; nothing is sent."""
+    shown = mask_url(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ConfigError(f"not a Redis URL ({exc}): {shown}") from None
+    if parts.scheme not in URL_SCHEMES:
+        *others, last = (f"{scheme}://" for scheme in URL_SCHEMES)
+        raise ConfigError(f"Redis URL must start with {', '.join(others)} or {last}: {shown}")
+    if "@" in parts.path or "@" in parts.query or ("@" in parts.netloc and parts.netloc.count("@") > 1):
+        raise ConfigError(f"Redis URL has '@' or '/' in its password or user: percent-encode them (%40, %2F): {shown}")
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ConfigError(f"a unix:// Redis URL needs the socket's path: {shown}")
+        database = parse_qs(parts.query).get("db", ["0"])[-1]
+    else:
+        try:
+            parts.port  # noqa: B018 - it parses the port
+        except ValueError as exc:
+            raise ConfigError(f"Redis URL has a bad port ({exc}): {shown}") from None
+        if not parts.hostname:
+            raise ConfigError(f"Redis URL names no host: {shown}")
+        database = parts.path.lstrip("/") or parse_qs(parts.query).get("db", ["0"])[-1]
+    if not (database.isascii() and database.isdigit() and len(database) <= 9):
+        raise ConfigError(f"Redis URL's database must be a number, got {database!r}: {shown}")
 
 
 def _env_int(environ: Mapping[str, str], name: str) -> int | None:
@@ -91,9 +124,8 @@ def resolve(
         redis_kwargs = _legacy_kwargs(env[Env.REDIS_JSON])
     elif url is None:
         url = DEFAULT_URL
-    if url is not None and urlsplit(url).scheme not in URL_SCHEMES:
-        *others, last = (f"{scheme}://" for scheme in URL_SCHEMES)
-        raise ConfigError(f"Redis URL must start with {', '.join(others)} or {last}: {mask_url(url)}")
+    if url is not None:
+        check_url(url)
     settings = Settings(
         url=url,
         redis_kwargs=redis_kwargs,

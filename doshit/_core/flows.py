@@ -16,9 +16,20 @@ from typing import Any, TypeVar, Union
 from .._errors import TaskExists, TaskNotFound, TaskTimeout
 from . import codec
 from .keys import Keys, check_task_id
-from .schema import SCHEMA_VERSION, Reason, State, SubmitReply, TaskField
+from .schema import (
+    MAX_ARGS_BYTES,
+    RESULT_TTL,
+    RESULT_TTL_MAX_SECONDS,
+    SCHEMA_VERSION,
+    Reason,
+    State,
+    SubmitReply,
+    TaskField,
+)
 from .scripts import Reply, ScriptCall, script_call
 from .taskinfo import WAIT_FIELDS, TaskInfo
+from .text import is_utf8
+from .worker_rules import MAX_MEMORY_LIMIT
 
 T = TypeVar("T")
 
@@ -91,11 +102,11 @@ def split_options(kwargs: dict[str, Any]) -> tuple[dict[str, Any], SubmitOptions
     return kwargs, SubmitOptions(**options)
 
 
-def _positive_int(name: str, value: int | None, *, allow_zero: bool = False) -> str | None:
+def _whole(name: str, value: int | None, low: int, high: int) -> str | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
     return str(value)
 
 
@@ -108,22 +119,29 @@ def submit_fields(
     virtual_memory_limit: int | None = None,
     result_ttl: int | None = None,
     now: str | None = None,
+    max_args_bytes: int = MAX_ARGS_BYTES,
 ) -> dict[str, str]:
     """The exact hash a submit writes. Raises before any I/O when something cannot be written."""
-    if not isinstance(function, str) or not function:
+    if not isinstance(function, str) or not function or not is_utf8(function):
         raise ValueError(f"function must be a non-empty string, got {function!r}")
+    if username is not None and not isinstance(username, str):
+        raise ValueError(f"username must be a string, got {type(username).__name__}")
+    args = codec.encode(dict(kwargs))
+    size = len(args.encode("utf-8"))
+    if size > max_args_bytes:
+        raise ValueError(f"args are {size} bytes as JSON, more than the client's limit of {max_args_bytes}")
     fields = {
         TaskField.FUNCTION: function,
         TaskField.STATE: State.PENDING,
-        TaskField.ARGS: codec.encode(dict(kwargs)),
+        TaskField.ARGS: args,
         TaskField.PENDING_CREATED: now or codec.now_timestamp(),
         TaskField.SCHEMA_VERSION: str(SCHEMA_VERSION),
         TaskField.QUEUE: queue,
     }
     optional = {
         TaskField.USERNAME: username,
-        TaskField.VIRTUAL_MEMORY_LIMIT: _positive_int("virtual memory limit", virtual_memory_limit),
-        TaskField.RESULT_TTL: _positive_int("result ttl", result_ttl, allow_zero=True),
+        TaskField.VIRTUAL_MEMORY_LIMIT: _whole("virtual memory limit", virtual_memory_limit, 1, MAX_MEMORY_LIMIT),
+        TaskField.RESULT_TTL: _whole("result ttl", result_ttl, 0, RESULT_TTL_MAX_SECONDS),
     }
     fields.update({name: value for name, value in optional.items() if value is not None})
     return fields
@@ -133,7 +151,14 @@ def new_task_id() -> str:
     return str(uuid.uuid4())
 
 
-def submit(keys: Keys, queue: str, function: str, kwargs: dict[str, Any], options: SubmitOptions) -> Flow[str]:
+def submit(
+    keys: Keys,
+    queue: str,
+    function: str,
+    kwargs: dict[str, Any],
+    options: SubmitOptions,
+    max_args_bytes: int = MAX_ARGS_BYTES,
+) -> Flow[str]:
     """Write the task and push its id, after making sure the results subscription is live."""
     task_id = new_task_id() if options.task_id is None else check_task_id(options.task_id)
     fields = submit_fields(
@@ -143,6 +168,7 @@ def submit(keys: Keys, queue: str, function: str, kwargs: dict[str, Any], option
         username=options.username,
         virtual_memory_limit=options.virtual_memory_limit,
         result_ttl=options.result_ttl,
+        max_args_bytes=max_args_bytes,
     )
     call = script_call(
         "submit",
@@ -209,6 +235,7 @@ def cancel(keys: Keys, task_id: str, queue: str | None, default_queue: str) -> F
             kill_command=keys.kill(task_id),
             now=codec.now_timestamp(),
             reason=Reason.CANCELLED,
+            default_ttl=RESULT_TTL,
         ),
     )
     reply: Reply = yield RunScript(call)

@@ -13,20 +13,28 @@ from .schema import (
     KILL_COMMAND,
     NAME_REGEX,
     PENDING_KEY,
+    RESERVED_QUEUES,
     RESULTS_CHANNEL,
     TASK_ID_REGEX,
     TASK_KEY,
     WORKER_KEY,
 )
+from .text import is_utf8, shown
 
 _TASK_ID = re.compile(TASK_ID_REGEX)
 _NAME = re.compile(NAME_REGEX)
 
 
+def valid_task_id(task_id: object) -> bool:
+    """The schema's id rule: 1 to 256 characters, no whitespace or control characters, valid UTF-8."""
+    return isinstance(task_id, str) and bool(_TASK_ID.fullmatch(task_id)) and is_utf8(task_id)
+
+
 def check_task_id(task_id: str) -> str:
     """The id itself, or ValueError saying what is wrong with it."""
-    if not isinstance(task_id, str) or not _TASK_ID.match(task_id):
-        raise ValueError(f"task id must be 1 to 256 characters without whitespace or control characters: {task_id!r}")
+    if not valid_task_id(task_id):
+        shown_id = shown(task_id) if isinstance(task_id, str) else repr(task_id)
+        raise ValueError(f"task id must be 1 to 256 characters without whitespace or control characters: {shown_id}")
     return task_id
 
 
@@ -34,6 +42,17 @@ def _check_name(kind: str, name: str) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(f"{kind} must be a non-empty string without whitespace, ':' or braces: {name!r}")
     return name
+
+
+def check_queue(queue: str) -> str:
+    """The queue name itself, or ConfigError saying what is wrong with it."""
+    _check_name("queue", queue)
+    if queue in RESERVED_QUEUES:
+        raise ConfigError(
+            f"queue may not be named {queue!r}: its keys would collide with the {queue} keys "
+            f"(reserved names: {', '.join(RESERVED_QUEUES)})"
+        )
+    return queue
 
 
 @dataclass(frozen=True)
@@ -54,10 +73,10 @@ class Keys:
         return task_key[len(head) :] if task_key.startswith(head) and len(task_key) > len(head) else None
 
     def pending(self, queue: str) -> str:
-        return PENDING_KEY.format(prefix=self.prefix, queue=_check_name("queue", queue))
+        return PENDING_KEY.format(prefix=self.prefix, queue=check_queue(queue))
 
     def executing(self, queue: str) -> str:
-        return EXECUTING_KEY.format(prefix=self.prefix, queue=_check_name("queue", queue))
+        return EXECUTING_KEY.format(prefix=self.prefix, queue=check_queue(queue))
 
     def worker(self, worker_id: str) -> str:
         return WORKER_KEY.format(prefix=self.prefix, worker_id=worker_id)

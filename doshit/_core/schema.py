@@ -28,7 +28,25 @@ RECONNECT_DELAYS: Final = (0.1, 0.5, 1.0, 2.0, 5.0)
 """Seconds a lost results subscription waits before each attempt to subscribe again; the last repeats."""
 
 NAME_REGEX: Final = '^[^\\s:{}]+$'
-"""Prefix and queue names: not empty, no whitespace, ':' or braces."""
+"""Prefix and queue names: not empty, no whitespace, ':' or braces. A queue may not be named like a key kind (reserved_queues): the pending list of a queue named task would be the hash of the task with id pending."""
+
+RESERVED_QUEUES: Final = ('task', 'worker')
+"""Queue names that would collide with other keys of the prefix."""
+
+MAX_ARGS_BYTES: Final = 16777216
+"""Default largest args JSON, in bytes, a client submits and a worker runs."""
+
+MAX_RESULT_BYTES: Final = 16777216
+"""Default largest return value JSON, in bytes, a worker writes."""
+
+MAX_DEPTH: Final = 100
+"""Default deepest nesting of args a worker decodes."""
+
+RESULT_TTL_MAX_SECONDS: Final = 2147483647
+"""The largest result-ttl a task may ask for."""
+
+ECHO_CHARS: Final = 1000
+"""At most this much of a bad value is copied into error-exception or a log line."""
 
 TASK_KEY: Final = '{prefix}:task:{task_id}'
 """hash: One task: what to run, its state, its result."""
@@ -168,7 +186,10 @@ class TaskField:
     """string, by worker: Id of the worker that took the task; only that worker may finish it."""
 
     RESULT_TTL: Final = 'result-ttl'
-    """integer, by producer: Optional seconds to keep the hash once finished (0 keeps it forever). Without it the worker's default applies."""
+    """integer, by producer: Optional seconds to keep the hash once finished (0 keeps it forever), at most limits.result_ttl_max_seconds. Without it the worker's default applies."""
+
+    KILL_REQUESTED: Final = 'kill-requested'
+    """timestamp, by cancel: When a client asked to kill the task while it was executing. The kill command also goes out on the cmd channel; a worker that was not listening at that moment finds this mark when it listens again."""
 
 class WorkerField:
     """Field names of the worker hash."""
@@ -238,6 +259,20 @@ class Reason:
     MEMORY_LIMIT_INLINE: Final = 'virtual-memory-limit needs the process pool; this worker runs --pool inline'
 
     BAD_MEMORY_LIMIT: Final = "virtual-memory-limit must be a positive integer number of bytes, got '{value}'"
+
+    BAD_RESULT_TTL: Final = "result-ttl must be a whole number of seconds from 0 to {limit}, got '{value}'"
+
+    ARGS_TOO_LARGE: Final = "args are {size} bytes, more than this worker's limit of {limit}"
+
+    RESULT_TOO_LARGE: Final = "the return value of {function} is {size} bytes as JSON, more than this worker's limit of {limit}"
+
+    TOO_DEEP: Final = "{what} nests deeper than this worker's limit of {limit} levels"
+
+    NOT_UTF8: Final = '{field} is not valid UTF-8'
+
+    WORKER_ERROR: Final = 'worker error: {detail}'
+
+    WRITE_FAILED: Final = "the worker could not write this task's result: {detail}"
 
 
 LEGACY_TASK_FIELDS: Final = ('function', 'state', 'args', 'pending-created', 'executing-created', 'finished-created', 'result', 'result-value', 'error-reason', 'error-exception', 'username', 'virtual-memory-limit')
@@ -329,8 +364,13 @@ class TaskFields:
 
     @property
     def result_ttl(self) -> int | None:
-        """result-ttl (integer): Optional seconds to keep the hash once finished (0 keeps it forever). Without it the worker's default applies."""
+        """result-ttl (integer): Optional seconds to keep the hash once finished (0 keeps it forever), at most limits.result_ttl_max_seconds. Without it the worker's default applies."""
         return cast('int | None', self._decoded('result-ttl', 'integer'))
+
+    @property
+    def kill_requested(self) -> datetime | None:
+        """kill-requested (timestamp): When a client asked to kill the task while it was executing. The kill command also goes out on the cmd channel; a worker that was not listening at that moment finds this mark when it listens again."""
+        return cast('datetime | None', self._decoded('kill-requested', 'timestamp'))
 
 
 class ScriptSpec(NamedTuple):
@@ -359,21 +399,21 @@ SCRIPTS: Final[dict[str, ScriptSpec]] = {
     ),
     'claim': ScriptSpec(
         name='claim',
-        source="-- claim: a worker takes a task whose id it has just moved from pending to executing.\n-- KEYS: task, executing, pending\n-- ARGV: task_id, worker_id, queue, now\n-- Returns one of these, each followed by the pending list's length (so the worker knows whether\n-- to take more at once or wait):\n--   {'run', function, args, virtual-memory-limit, n}  claimed; run it\n--   {'invalid', state, function, n}                   claimed, but it cannot run; the worker fails it\n--   {'skip', state, n}                                another worker runs it or it is finished; id dropped\n--   {'missing', n}                                    no such hash; id dropped\nlocal backlog = redis.call('LLEN', KEYS[3])\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'function', 'args', 'virtual-memory-limit')\nlocal state, fn, args, vml = fields[1], fields[2], fields[3], fields[4]\nif redis.call('EXISTS', KEYS[1]) == 0 then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return {'missing', backlog}\nend\nif state == 'executing' or state == 'finished' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return {'skip', state, backlog}\nend\nredis.call('HSET', KEYS[1], 'state', 'executing', 'executing-created', ARGV[4],\n  'worker', ARGV[2], 'queue', ARGV[3])\nif state ~= 'pending' or not fn or fn == '' then\n  return {'invalid', state or '', fn or '', backlog}\nend\nreturn {'run', fn, args or '', vml or '', backlog}\n",
-        sha='99815e8e498aab875419a0c629d07a28292ebdef',
+        source="-- claim: a worker takes a task whose id it has just moved from pending to executing.\n-- KEYS: task, executing, pending\n-- ARGV: task_id, worker_id, queue, now, max_args_bytes\n-- Returns one of these, each followed by the pending list's length (so the worker knows whether\n-- to take more at once or wait):\n--   {'run', function, args, virtual-memory-limit, result-ttl, n}  claimed; run it\n--   {'invalid', state, function, n}    claimed, but it cannot run; the worker fails it\n--   {'toobig', function, size, n}      claimed, but its args are over max_args_bytes; the worker fails it\n--   {'skip', state, n}                 another worker runs it or it is finished; id dropped\n--   {'missing', n}                     no such key; id dropped\n--   {'wrongtype', type, n}             the key is not a hash (not a task); id dropped, key untouched\n-- Every check comes before the first write, so an error leaves nothing half done.\nlocal backlog = redis.call('LLEN', KEYS[3])\nlocal kind = redis.call('TYPE', KEYS[1])['ok']\nif kind ~= 'hash' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  if kind == 'none' then\n    return {'missing', backlog}\n  end\n  return {'wrongtype', kind, backlog}\nend\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'function', 'args', 'virtual-memory-limit', 'result-ttl')\nlocal state, fn, args, vml, ttl = fields[1], fields[2], fields[3], fields[4], fields[5]\nif state == 'executing' or state == 'finished' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return {'skip', state, backlog}\nend\nredis.call('HSET', KEYS[1], 'state', 'executing', 'executing-created', ARGV[4],\n  'worker', ARGV[2], 'queue', ARGV[3])\nif state ~= 'pending' or not fn or fn == '' then\n  return {'invalid', state or '', fn or '', backlog}\nend\nif args and #args > tonumber(ARGV[5]) then\n  return {'toobig', fn, #args, backlog}\nend\nreturn {'run', fn, args or '', vml or '', ttl or '', backlog}\n",
+        sha='9ac6b8011d9406c1900bcf4a52e25207e3a29c1d',
         keys=('task', 'executing', 'pending'),
-        argv=('task_id', 'worker_id', 'queue', 'now'),
+        argv=('task_id', 'worker_id', 'queue', 'now', 'max_args_bytes'),
         codes={},
-        tagged={'run': ('function', 'args', 'virtual-memory-limit', 'backlog'), 'invalid': ('state', 'function', 'backlog'), 'skip': ('state', 'backlog'), 'missing': ('backlog',)},
+        tagged={'run': ('function', 'args', 'virtual-memory-limit', 'result-ttl', 'backlog'), 'invalid': ('state', 'function', 'backlog'), 'toobig': ('function', 'size', 'backlog'), 'skip': ('state', 'backlog'), 'missing': ('backlog',), 'wrongtype': ('type', 'backlog')},
         words=(),
     ),
     'finish': ScriptSpec(
         name='finish',
-        source="-- finish: record a task's result, drop its id from executing, publish its hash key.\n-- KEYS: task, executing\n-- ARGV: task_id, worker_id, results_channel, default_ttl, field_values...\n-- Returns 1 finished and published, 0 the hash is gone (its id is dropped from executing), -1 the\n-- task is no longer this worker's to finish (state is not executing, or another worker took it);\n-- then nothing is touched, not even executing, whose entry is no longer this worker's either.\nif redis.call('EXISTS', KEYS[1]) == 0 then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return 0\nend\nlocal owner = redis.call('HMGET', KEYS[1], 'state', 'worker', 'result-ttl')\nif owner[1] ~= 'executing' or owner[2] ~= ARGV[2] then\n  return -1\nend\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nredis.call('HSET', KEYS[1], unpack(ARGV, 5))\nlocal ttl = tonumber(owner[3] or ARGV[4]) or tonumber(ARGV[4])\nif ttl and ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[3], KEYS[1])\nreturn 1\n",
-        sha='827f9062c8fbcb315b08c828320344a73f0bd590',
+        source="-- finish: record a task's result, drop its id from executing, publish its hash key.\n-- KEYS: task, executing\n-- ARGV: task_id, worker_id, results_channel, default_ttl, field_values...\n-- Returns 1 finished and published, 0 the hash is gone (its id is dropped from executing), -1 the\n-- task is no longer this worker's to finish (state is not executing, or another worker took it);\n-- then nothing is touched, not even executing, whose entry is no longer this worker's either; -2 the\n-- key is not a hash (its id is dropped from executing, the key left alone).\n-- Every check comes before the first write, so an error leaves nothing half done.\nlocal kind = redis.call('TYPE', KEYS[1])['ok']\nif kind ~= 'hash' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  if kind == 'none' then\n    return 0\n  end\n  return -2\nend\nlocal owner = redis.call('HMGET', KEYS[1], 'state', 'worker', 'result-ttl')\nif owner[1] ~= 'executing' or owner[2] ~= ARGV[2] then\n  return -1\nend\n-- The task's own result-ttl when it is a plain number EXPIRE takes (the worker refused a task whose\n-- result-ttl was out of range when it claimed it; this only guards against a later change).\nlocal ttl = tonumber(ARGV[4])\nif owner[3] and string.match(owner[3], '^%d+$') and #owner[3] <= 10 then\n  ttl = tonumber(owner[3])\nend\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nredis.call('HSET', KEYS[1], unpack(ARGV, 5))\nif ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[3], KEYS[1])\nreturn 1\n",
+        sha='6ee07dff181cfe90a21f3474b2806242759f5f91',
         keys=('task', 'executing'),
         argv=('task_id', 'worker_id', 'results_channel', 'default_ttl', 'field_values...'),
-        codes={1: 'finished', 0: 'gone', -1: 'not_owner'},
+        codes={1: 'finished', 0: 'gone', -1: 'not_owner', -2: 'wrongtype'},
         tagged={},
         words=(),
     ),
@@ -389,10 +429,10 @@ SCRIPTS: Final[dict[str, ScriptSpec]] = {
     ),
     'cancel': ScriptSpec(
         name='cancel',
-        source="-- cancel: stop a task. A pending task is taken off its queue and finished failed at once;\n-- for an executing one the kill command goes to the workers.\n-- KEYS: task, pending\n-- ARGV: task_id, results_channel, cmd_channel, kill_command, now, reason\n-- Returns 'cancelled' (was pending), 'killing' (kill command sent), 'finished' or 'missing'.\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'result-ttl')\nlocal state, ttl = fields[1], tonumber(fields[2])\nif not state then\n  return 'missing'\nend\nif state == 'executing' then\n  redis.call('PUBLISH', ARGV[3], ARGV[4])\n  return 'killing'\nend\nif state ~= 'pending' then\n  return state\nend\nredis.call('LREM', KEYS[2], 0, ARGV[1])\nredis.call('HSET', KEYS[1], 'state', 'finished', 'result', 'failed',\n  'error-reason', ARGV[6], 'finished-created', ARGV[5])\nif ttl and ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[2], KEYS[1])\nreturn 'cancelled'\n",
-        sha='3ecd577f34f7ee0376b6e588f2c1c2e7558b5543',
+        source="-- cancel: stop a task. One that is neither executing nor finished (pending, or a state no worker\n-- would run) is taken off its queue and finished failed at once; for an executing one the kill is\n-- marked in the hash (kill-requested) and the kill command goes to the workers.\n-- KEYS: task, pending\n-- ARGV: task_id, results_channel, cmd_channel, kill_command, now, reason, default_ttl\n-- Returns 'cancelled', 'killing', 'finished' or 'missing' (no task hash).\n-- Every check comes before the first write, so an error leaves nothing half done.\nif redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then\n  return 'missing'\nend\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'result-ttl')\nlocal state, own = fields[1], fields[2]\nif not state then\n  return 'missing'\nend\nif state == 'finished' then\n  return 'finished'\nend\nif state == 'executing' then\n  redis.call('HSET', KEYS[1], 'kill-requested', ARGV[5])\n  redis.call('PUBLISH', ARGV[3], ARGV[4])\n  return 'killing'\nend\nlocal ttl = tonumber(ARGV[7])\nif own and string.match(own, '^%d+$') and #own <= 10 then\n  ttl = tonumber(own)\nend\nredis.call('LREM', KEYS[2], 0, ARGV[1])\nredis.call('HSET', KEYS[1], 'state', 'finished', 'result', 'failed',\n  'error-reason', ARGV[6], 'finished-created', ARGV[5])\nif ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[2], KEYS[1])\nreturn 'cancelled'\n",
+        sha='16a7084e48a96196894023636acca7c5fd972fe5',
         keys=('task', 'pending'),
-        argv=('task_id', 'results_channel', 'cmd_channel', 'kill_command', 'now', 'reason'),
+        argv=('task_id', 'results_channel', 'cmd_channel', 'kill_command', 'now', 'reason', 'default_ttl'),
         codes={},
         tagged={},
         words=('cancelled', 'killing', 'finished', 'missing'),
@@ -416,9 +456,13 @@ class ClaimReply:
 
     INVALID: Final = 'invalid'
 
+    TOOBIG: Final = 'toobig'
+
     SKIP: Final = 'skip'
 
     MISSING: Final = 'missing'
+
+    WRONGTYPE: Final = 'wrongtype'
 
 
 class FinishReply:
@@ -429,6 +473,8 @@ class FinishReply:
     GONE: Final = 'gone'
 
     NOT_OWNER: Final = 'not_owner'
+
+    WRONGTYPE: Final = 'wrongtype'
 
 
 class UnclaimReply:

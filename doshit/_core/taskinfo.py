@@ -8,6 +8,7 @@ from typing import Any
 from .._errors import DecodeError, TaskFailed
 from . import codec
 from .schema import Result, State, TaskField, TaskFields
+from .text import is_utf8
 
 
 def _integer(text: str) -> int:
@@ -63,6 +64,8 @@ class TaskInfo(TaskFields):
         if text is None:
             return None
         try:
+            if not is_utf8(text):
+                raise DecodeError("not valid UTF-8")
             return DECODERS[kind](text)
         except DecodeError as exc:
             raise DecodeError(f"task {self.task_id}: field {field}: {exc}") from None

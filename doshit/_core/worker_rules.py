@@ -14,11 +14,53 @@ from typing import Union
 from . import codec
 from .keys import Keys
 from .outcome import Outcome, failed
-from .schema import HEARTBEAT_EXPIRY_INTERVALS, SCHEMA_VERSION, ClaimReply, Reason, State, TaskField, WorkerField
+from .schema import (
+    HEARTBEAT_EXPIRY_INTERVALS,
+    MAX_ARGS_BYTES,
+    MAX_DEPTH,
+    MAX_RESULT_BYTES,
+    RESULT_TTL_MAX_SECONDS,
+    SCHEMA_VERSION,
+    ClaimReply,
+    Reason,
+    State,
+    TaskField,
+    WorkerField,
+)
 from .scripts import Reply, ScriptCall, script_call
+from .text import is_utf8
 
 MAX_MEMORY_LIMIT = 2**63 - 1
 """The largest RLIMIT_AS that setrlimit takes; a larger virtual-memory-limit is refused."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a worker refuses to run or to write: args and results larger than so many bytes of JSON,
+    and args nested deeper than so many levels."""
+
+    max_args_bytes: int = MAX_ARGS_BYTES
+    max_result_bytes: int = MAX_RESULT_BYTES
+    max_depth: int = MAX_DEPTH
+
+    def __post_init__(self) -> None:
+        for name in ("max_args_bytes", "max_result_bytes", "max_depth"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+    def argv(self) -> list[str]:
+        """The limits as command line options of a child process (see from_argv)."""
+        return [f"--max-args-bytes={self.max_args_bytes}", f"--max-result-bytes={self.max_result_bytes}",
+                f"--max-depth={self.max_depth}"]  # fmt: skip
+
+    @classmethod
+    def from_argv(cls, argv: Sequence[str]) -> Limits:
+        given = dict(arg[2:].replace("-", "_").split("=", 1) for arg in argv if arg.startswith("--max-"))
+        return cls(**{name: int(value) for name, value in given.items()})
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -55,8 +97,17 @@ def parse_memory_limit(text: str) -> int | None:
     if not text:
         return None
     # isdigit() alone also takes digits int() refuses ('²') or reads as other numbers ('٣')
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_MEMORY_LIMIT:
+    if not (text.isascii() and text.isdigit() and len(text) <= 19) or not 0 < int(text) <= MAX_MEMORY_LIMIT:
         raise ValueError(Reason.BAD_MEMORY_LIMIT.format(value=text))
+    return int(text)
+
+
+def parse_result_ttl(text: str) -> int | None:
+    """A result-ttl field as seconds (None when empty); ValueError when it is not one EXPIRE can take."""
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 10) or int(text) > RESULT_TTL_MAX_SECONDS:
+        raise ValueError(Reason.BAD_RESULT_TTL.format(limit=RESULT_TTL_MAX_SECONDS, value=text))
     return int(text)
 
 
@@ -110,6 +161,7 @@ class WorkerProtocol:
     keys: Keys
     queue: str
     worker_id: str
+    limits: Limits = DEFAULT_LIMITS
 
     @property
     def pending(self) -> str:
@@ -127,23 +179,40 @@ class WorkerProtocol:
         return script_call(
             "claim",
             keys=dict(task=self.keys.task(task_id), executing=self.executing, pending=self.pending),
-            argv=dict(task_id=task_id, worker_id=self.worker_id, queue=self.queue, now=now),
+            argv=dict(
+                task_id=task_id,
+                worker_id=self.worker_id,
+                queue=self.queue,
+                now=now,
+                max_args_bytes=self.limits.max_args_bytes,
+            ),
         )
 
     def read_claim(self, task_id: str, reply: Reply) -> Claimed:
         """What to do with a task the claim script answered for."""
         if reply.status == ClaimReply.RUN:
-            try:
-                limit = parse_memory_limit(reply[TaskField.VIRTUAL_MEMORY_LIMIT])
-            except ValueError as exc:
-                return Refused(task_id, failed(str(exc)))
-            return Job(task_id, reply[TaskField.FUNCTION], reply[TaskField.ARGS], limit)
+            return self._runnable(task_id, reply)
         if reply.status == ClaimReply.INVALID:
             function, state = reply[TaskField.FUNCTION], reply[TaskField.STATE]
             reason = Reason.EMPTY_FUNCTION if not function else Reason.BAD_STATE.format(state=state)
             return Refused(task_id, failed(reason))
-        state = reply.values.get(TaskField.STATE)
-        return Dropped(task_id, f"{reply.status} {state}" if state else reply.status)
+        if reply.status == ClaimReply.TOOBIG:
+            reason = Reason.ARGS_TOO_LARGE.format(size=reply["size"], limit=self.limits.max_args_bytes)
+            return Refused(task_id, failed(reason))
+        detail = reply.values.get(TaskField.STATE) or reply.values.get("type")
+        return Dropped(task_id, f"{reply.status} {detail}" if detail else reply.status)
+
+    def _runnable(self, task_id: str, reply: Reply) -> Job | Refused:
+        function, args = reply[TaskField.FUNCTION], reply[TaskField.ARGS]
+        for field, text in ((TaskField.FUNCTION, function), (TaskField.ARGS, args)):
+            if not is_utf8(text):
+                return Refused(task_id, failed(Reason.NOT_UTF8.format(field=field)))
+        try:
+            limit = parse_memory_limit(reply[TaskField.VIRTUAL_MEMORY_LIMIT])
+            parse_result_ttl(reply[TaskField.RESULT_TTL])
+        except ValueError as exc:
+            return Refused(task_id, failed(str(exc)))
+        return Job(task_id, function, args, limit)
 
     def finish(self, task_id: str, outcome: Outcome, finished_at: str, default_ttl: int) -> ScriptCall:
         return script_call(

@@ -1,15 +1,21 @@
-"""A worker's long-lived child process: ``python -m doshit._worker.child APP [--legacy] --parent PID --started FD``.
+"""A worker's long-lived child process:
+``python -m doshit._worker.child APP [--legacy] --parent PID --started FD [--log-format F] [--max-...=N]``.
 
 It imports the registry once, then runs one call at a time for the worker. Calls arrive on stdin and
-outcomes leave on stdout as length-prefixed JSON frames; the task's own prints go to stderr, so they
-can never corrupt the channel. A task with a virtual memory limit runs in a forked grandchild whose
-RLIMIT_AS is set, so the limit and any crash stay with that one task.
+outcomes leave on stdout as length-prefixed JSON frames; the task's own output never reaches that
+channel: ``print`` and ``logging`` inside a task become log lines on stderr labelled with the task's
+id (in the worker's log format), and whatever writes to the file descriptors directly (a subprocess,
+a C library) goes to stderr as it is. A task with a virtual memory limit runs in a forked grandchild
+whose RLIMIT_AS is set, so the limit and any crash stay with that one task. The child is the
+subreaper of what its tasks start: processes they leave behind are reaped after each task.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import io
+import logging
 import mmap
 import os
 import resource
@@ -22,6 +28,8 @@ import orjson
 
 from .._core.outcome import Outcome, failed
 from .._core.schema import Reason
+from .._core.worker_rules import Limits
+from .._logs import LOG_FORMATS, configure
 from .app import AppRef
 from .frames import STARTED, Request, hello, hello_error, outcome_from, outcome_message, read_frame, write_frame
 from .registry import Registry
@@ -29,14 +37,62 @@ from .runner import run_call
 
 PR_SET_PDEATHSIG = 1
 """prctl option: the signal this process gets when its parent dies."""
+PR_SET_CHILD_SUBREAPER = 36
+"""prctl option: orphans among this process's descendants become its children (so it can reap them)."""
 
-_in_task = False
+task_log = logging.getLogger("doshit.task")
+_current: str | None = None
+"""The id of the task running now, for the SIGINT handler and the log labels."""
 
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
     # The worker's kill starts with SIGINT: interrupt the task, never the frame I/O around it.
-    if _in_task:
+    if _current is not None:
         raise KeyboardInterrupt
+
+
+class TaskLabel(logging.Filter):
+    """Puts the running task's id on every record logged while it runs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _current is not None and not hasattr(record, "task_id"):
+            record.task_id = _current
+        return True
+
+
+class TaskOutput(io.TextIOBase):
+    """What a task prints, one log record per line, on the ``doshit.task`` logger."""
+
+    def __init__(self, stream: str, fallback: BinaryIO) -> None:
+        self.stream = stream
+        self._fallback = fallback
+        self._line = ""
+        self._emitting = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self._emitting:  # a handler the task added writes to us: straight out, or it would loop
+            self._fallback.write(text.encode("utf-8", "backslashreplace"))
+            return len(text)
+        self._line += text
+        while "\n" in self._line:
+            line, self._line = self._line.split("\n", 1)
+            self._emit(line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._line:
+            line, self._line = self._line, ""
+            self._emit(line)
+
+    def _emit(self, line: str) -> None:
+        self._emitting = True
+        try:
+            task_log.info("%s", line, extra={"stream": self.stream})
+        finally:
+            self._emitting = False
 
 
 def die_with_parent(parent: int) -> None:
@@ -45,21 +101,38 @@ def die_with_parent(parent: int) -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1)
     if os.getppid() != parent:  # it died before we asked
         os._exit(1)
 
 
-def _run(registry: Registry, function: str, args: str, loop: asyncio.AbstractEventLoop) -> Outcome:
-    global _in_task
-    _in_task = True
+def reap() -> None:
+    """Collect the processes a task left behind that have ended, so none stays a zombie."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _run(registry: Registry, request: Request, loop: asyncio.AbstractEventLoop, limits: Limits) -> Outcome:
+    global _current
+    _current = request.task_id
     try:
-        return run_call(registry, function, args, loop)
+        return run_call(registry, request.function, request.args, loop, limits)
     finally:
-        _in_task = False
+        _current = None
+        sys.stdout.flush()
+        sys.stderr.flush()
 
 
-def run_limited(registry: Registry, function: str, args: str, limit: int, loop: asyncio.AbstractEventLoop) -> Outcome:
-    """Run the call in a forked process with RLIMIT_AS set to ``limit`` bytes."""
+def run_limited(registry: Registry, request: Request, loop: asyncio.AbstractEventLoop, limits: Limits) -> Outcome:
+    """Run the call in a forked process with RLIMIT_AS set to the request's memory limit. The limit
+    counts the memory this child already holds, which the fork shares."""
+    limit = request.memory_limit
+    assert limit is not None
     read_end, write_end = os.pipe()
     parent = os.getpid()
     pid = os.fork()
@@ -70,7 +143,7 @@ def run_limited(registry: Registry, function: str, args: str, limit: int, loop: 
         try:
             _, hard = resource.getrlimit(resource.RLIMIT_AS)
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-            body = orjson.dumps(outcome_message(_run(registry, function, args, loop)))
+            body = orjson.dumps(outcome_message(_run(registry, request, loop, limits)))
             with os.fdopen(write_end, "wb") as out:
                 out.write(body)
         except BaseException:  # noqa: BLE001 - out of memory even for the report: say so by exit code
@@ -85,11 +158,11 @@ def run_limited(registry: Registry, function: str, args: str, limit: int, loop: 
     code = os.waitstatus_to_exitcode(status)
     return failed(
         Reason.RETURNCODE.format(code=code),
-        f"the process running {function} with a virtual memory limit of {limit} bytes exited with code {code}",
+        f"the process running {request.function} with a virtual memory limit of {limit} bytes exited with code {code}",
     )
 
 
-def serve(registry: Registry, requests: BinaryIO, replies: BinaryIO, started: mmap.mmap | None) -> None:
+def serve(registry: Registry, requests: BinaryIO, replies: BinaryIO, started: mmap.mmap | None, limits: Limits) -> None:
     loop = asyncio.new_event_loop()
     write_frame(replies, hello(os.getpid(), registry.names()))
     while True:
@@ -100,16 +173,22 @@ def serve(registry: Registry, requests: BinaryIO, replies: BinaryIO, started: mm
         if started is not None:  # tells the worker, should we die, that this task did start
             STARTED.pack_into(started, 0, request.seq)
         if request.memory_limit:
-            outcome = run_limited(registry, request.function, request.args, request.memory_limit, loop)
+            outcome = run_limited(registry, request, loop, limits)
         else:
-            outcome = _run(registry, request.function, request.args, loop)
+            outcome = _run(registry, request, loop, limits)
+        reap()
         write_frame(replies, outcome_message(outcome))
 
 
+def _option(argv: list[str], name: str) -> str | None:
+    return argv[argv.index(name) + 1] if name in argv else None
+
+
 def main(argv: list[str]) -> int:
-    """``APP [--legacy] --parent PID --started FD``."""
-    if "--parent" in argv:
-        die_with_parent(int(argv[argv.index("--parent") + 1]))
+    """``APP [--legacy] --parent PID --started FD [--log-format F] [--max-args-bytes=N ...]``."""
+    parent = _option(argv, "--parent")
+    if parent is not None:
+        die_with_parent(int(parent))
     signal.signal(signal.SIGINT, _on_sigint)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # Keep the protocol on private copies of stdin/stdout; the task sees /dev/null and stderr.
@@ -118,16 +197,21 @@ def main(argv: list[str]) -> int:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(2, 1)
+    configure(logging.INFO, _option(argv, "--log-format") or LOG_FORMATS[0])
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(TaskLabel())
+    raw_stderr = os.fdopen(os.dup(2), "wb", buffering=0)
+    sys.stdout = TaskOutput("stdout", raw_stderr)
+    sys.stderr = TaskOutput("stderr", raw_stderr)
     app = AppRef(argv[0], legacy="--legacy" in argv[1:])
     try:
         registry = app.load()
     except Exception as exc:  # noqa: BLE001 - reported to the worker, which decides
         write_frame(replies, hello_error(f"{type(exc).__name__}: {exc}"))
         return 1
-    started = None
-    if "--started" in argv:
-        started = mmap.mmap(int(argv[argv.index("--started") + 1]), STARTED.size)
-    serve(registry, requests, replies, started)
+    started_fd = _option(argv, "--started")
+    started = mmap.mmap(int(started_fd), STARTED.size) if started_fd is not None else None
+    serve(registry, requests, replies, started, Limits.from_argv(argv))
     return 0
 
 

@@ -4,19 +4,23 @@ table of the tasks in flight (to kill them, wait for them, or give back those th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import redis
 import redis.asyncio
 
 from .._core import codec
+from .._core.keys import valid_task_id
 from .._core.outcome import Outcome, failed
+from .._core.text import shown
 from .._core.worker_rules import Dropped, Job, Refused, WorkerProtocol
-from .._redis import CONNECTION_ERRORS, run_scripts
+from .._redis import run_scripts, unavailable
 from .pool import GIVE_BACK, GiveBack, Kill, NotStarted, Pool, Stop
-from .upkeep import Retry, retrying
+from .upkeep import Retry, Stopped, pause, retrying
 
 log = logging.getLogger("doshit.worker")
 
@@ -58,15 +62,19 @@ class Consumer:
         """Claimed tasks stopped before they started because the worker is shutting down."""
         self.idle = asyncio.Event()
         self.idle.set()
-        self.stopping = False
+        self.stopped = asyncio.Event()
         self._free = pool.size + pool.ahead
         self._wake = asyncio.Event()
         self._order = itertools.count()
         self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
+    @property
+    def stopping(self) -> bool:
+        return self.stopped.is_set()
+
     def stop(self) -> None:
         """Take no more tasks; those claimed and not started are given back."""
-        self.stopping = True
+        self.stopped.set()
         self._wake.set()
         for entry in self.running.values():
             if not entry.stop.done():
@@ -84,8 +92,11 @@ class Consumer:
                 continue
             try:
                 ids = await self._fetch(min(self._free, backlog), block=not backlog and not self.burst)
-            except CONNECTION_ERRORS as exc:
-                await asyncio.sleep(retry.failed(exc))
+            except (redis.RedisError, OSError) as exc:
+                if not unavailable(exc):
+                    raise
+                with contextlib.suppress(Stopped):
+                    await pause(retry.failed(exc), self.stopped)
                 continue
             retry.succeeded()
             if ids:
@@ -109,6 +120,12 @@ class Consumer:
     async def _claim(self, ids: list[str]) -> int:
         """Claim what we popped (those ids are on executing now: retry until the claims are through).
         Returns how many tasks are still pending."""
+        invalid = [task_id for task_id in ids if not valid_task_id(task_id)]
+        if invalid:
+            await self._drop(invalid)
+            ids = [task_id for task_id in ids if task_id not in invalid]
+        if not ids:
+            return 0
         now = codec.now_timestamp()
         calls = [self.protocol.claim(task_id, now) for task_id in ids]
         replies = await retrying("claiming tasks", lambda: run_scripts(self.conn, calls))
@@ -122,6 +139,14 @@ class Consumer:
             elif isinstance(claimed, Dropped):
                 log.warning("dropped task id %s from %s: %s", task_id, self.protocol.executing, claimed.why)
         return int(replies[-1]["backlog"])
+
+    async def _drop(self, task_ids: list[str]) -> None:
+        """Take ids that break the schema's id rule off executing: no task can have them."""
+        pipe = self.conn.pipeline(transaction=False)
+        for task_id in task_ids:
+            log.warning("dropped invalid task id %s from %s", shown(task_id), self.protocol.executing)
+            pipe.lrem(self.protocol.executing, 1, task_id)
+        await retrying("dropping invalid task ids", pipe.execute)
 
     def _start(self, job: Job) -> None:
         stop: asyncio.Future[Stop] = asyncio.get_running_loop().create_future()
@@ -187,6 +212,6 @@ class Consumer:
             log.info("gave back %d task(s) that had not started to %s", len(calls), self.protocol.pending)
         except asyncio.TimeoutError:
             log.error(
-                "could not give back %d task(s) (is Redis reachable?); they stay on %s",
-                len(calls), self.protocol.executing,
+                "could not give back %d task(s) (is Redis reachable?); they stay on %s, to be recovered: %s",
+                len(calls), self.protocol.executing, ", ".join(task_ids),
             )  # fmt: skip

@@ -24,10 +24,11 @@ STARTED = struct.Struct("<Q")
 
 
 class Request(NamedTuple):
-    """Run one call: the sequence number the child marks as started, the function, its args JSON, and
-    the virtual memory limit (bytes) to run it under, if any."""
+    """Run one call: the sequence number the child marks as started, the task's id (for the labels of
+    its output), the function, its args JSON, and the virtual memory limit (bytes) to run it under."""
 
     seq: int
+    task_id: str
     function: str
     args: str
     memory_limit: int | None

@@ -15,9 +15,29 @@ from typing import Protocol, Union
 
 from .._core.outcome import Outcome, failed
 from .._core.schema import Reason
-from .._core.worker_rules import Job
+from .._core.worker_rules import DEFAULT_LIMITS, Job, Limits
+from .._logs import LOG_FORMATS
 from .registry import Registry
 from .runner import run_call_async
+
+
+@dataclass(frozen=True)
+class ChildOptions:
+    """How tasks run: the worker's limits, and when the process pool replaces a child between two
+    tasks (after ``max_tasks`` tasks, or once its resident memory is above ``max_memory`` bytes)."""
+
+    limits: Limits = DEFAULT_LIMITS
+    max_tasks: int | None = None
+    max_memory: int | None = None
+    log_format: str = LOG_FORMATS[0]
+
+    def __post_init__(self) -> None:
+        for name in ("max_tasks", "max_memory"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
 
 
 @dataclass(frozen=True)
@@ -74,9 +94,10 @@ class InlinePool:
     kind = "inline"
     ahead = 0
 
-    def __init__(self, registry: Registry, size: int) -> None:
+    def __init__(self, registry: Registry, size: int, limits: Limits = DEFAULT_LIMITS) -> None:
         self.registry = registry
         self.size = size
+        self.limits = limits
         self._running: dict[str, tuple[asyncio.Task[Outcome], list[str]]] = {}
 
     async def start(self) -> None:
@@ -87,7 +108,7 @@ class InlinePool:
             raise NotStarted(stop.result())
         if job.memory_limit is not None:
             return failed(Reason.MEMORY_LIMIT_INLINE)
-        call = asyncio.create_task(run_call_async(self.registry, job.function, job.args))
+        call = asyncio.create_task(run_call_async(self.registry, job.function, job.args, self.limits))
         reasons: list[str] = []
         self._running[job.task_id] = (call, reasons)
         try:

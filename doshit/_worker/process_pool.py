@@ -9,6 +9,7 @@ import mmap
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from .._core.backoff import Backoff
@@ -17,7 +18,7 @@ from .._core.schema import KILL_ESCALATION, Reason
 from .._core.worker_rules import Job
 from .app import AppRef
 from .frames import STARTED, Request, outcome_from, pack, read_frame_async, started_page
-from .pool import NotStarted, Stop
+from .pool import ChildOptions, NotStarted, Stop
 
 log = logging.getLogger("doshit.worker")
 
@@ -27,6 +28,19 @@ kill_escalation). A SIGINT sent just before the task ended reaches the child bef
 
 RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 """Seconds before each attempt to start a child process again after a failed start."""
+
+EXIT_GRACE = 0.5
+"""Seconds a dead child's output pipe may stay open (a process it started may still hold it) before
+the worker stops waiting for the child's last words and deals with its death."""
+
+
+def resident_memory(pid: int) -> int | None:
+    """The resident memory of a process in bytes (Linux), else None."""
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 class ChildDied(Exception):
@@ -46,11 +60,14 @@ class Child:
     page tells whether the task ever started, even if the child had already read the request.
     """
 
-    def __init__(self, app: AppRef, number: int) -> None:
+    def __init__(self, app: AppRef, number: int, options: ChildOptions) -> None:
         self.app = app
         self.number = number
+        self.options = options
         self.proc: asyncio.subprocess.Process | None = None
         self.kill_reason: str | None = None
+        self.tasks = 0
+        """Tasks it ran since it started."""
         self._started: mmap.mmap | None = None
         self._seq = 0
 
@@ -64,11 +81,14 @@ class Child:
             self._started = mmap.mmap(fd, STARTED.size)
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "doshit._worker.child", *self.app.argv(),
-                "--parent", str(os.getpid()), "--started", str(fd),
+                "--parent", str(os.getpid()), "--started", str(fd), "--log-format", self.options.log_format,
+                *self.options.limits.argv(),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True, pass_fds=(fd,),
             )  # fmt: skip
         finally:
             os.close(fd)  # the mappings keep the page
+        self.tasks = 0
+        self._watch_exit(self.proc)
         try:
             hello = await self._read()
         except ChildDied:
@@ -77,6 +97,30 @@ class Child:
             await self.stop()
             raise ChildDied(f"child process could not load {self.app.spec}: {hello['error']}")
         log.debug("child %d started as pid %d", self.number, self.proc.pid)
+
+    def _watch_exit(self, proc: asyncio.subprocess.Process) -> None:
+        """When the child exits, end its output too, a moment later: a process it started may hold the
+        pipe open, and the worker must not wait for that one to learn that its child is dead."""
+        loop = asyncio.get_running_loop()
+        stdout = proc.stdout
+
+        def exited(_: object) -> None:
+            if stdout is not None:
+                loop.call_later(EXIT_GRACE, stdout.feed_eof)
+            self.kill_group()
+
+        asyncio.ensure_future(proc.wait()).add_done_callback(exited)
+
+    @property
+    def worn_out(self) -> bool:
+        """Due to be replaced before its next task: it ran its share of tasks, or holds too much memory."""
+        options = self.options
+        if options.max_tasks is not None and self.tasks >= options.max_tasks:
+            return True
+        if options.max_memory is not None and self.proc is not None:
+            used = resident_memory(self.proc.pid)
+            return used is not None and used > options.max_memory
+        return False
 
     async def _read(self) -> Any:
         assert self.proc is not None and self.proc.stdout is not None
@@ -89,9 +133,11 @@ class Child:
         assert self.proc is not None and self.proc.stdin is not None and self._started is not None
         self._seq += 1
         try:
-            self.proc.stdin.write(pack(list(Request(self._seq, job.function, job.args, job.memory_limit))))
+            self.proc.stdin.write(pack(list(Request(self._seq, job.task_id, job.function, job.args, job.memory_limit))))
             await self.proc.stdin.drain()
-            return outcome_from(await self._read())
+            outcome = outcome_from(await self._read())
+            self.tasks += 1
+            return outcome
         except (ChildDied, ConnectionError):
             code = await self.proc.wait()
             if STARTED.unpack_from(self._started)[0] != self._seq:  # died before it began this task
@@ -113,6 +159,12 @@ class Child:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signum)
 
+    def kill_group(self) -> None:
+        """Kill what is left of the child's process group: processes its tasks started, once it is dead."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
     async def stop(self) -> None:
         if self.proc is None:
             return
@@ -123,6 +175,7 @@ class Child:
         except asyncio.TimeoutError:
             self.signal(signal.SIGKILL)
             await self.proc.wait()
+        self.kill_group()
 
 
 class ProcessPool:
@@ -134,11 +187,11 @@ class ProcessPool:
 
     kind = "process"
 
-    def __init__(self, app: AppRef, size: int) -> None:
+    def __init__(self, app: AppRef, size: int, options: ChildOptions | None = None) -> None:
         self.app = app
         self.size = size
         self.ahead = size
-        self._children = [Child(app, n) for n in range(size)]
+        self._children = [Child(app, n, options or ChildOptions()) for n in range(size)]
         self._idle: asyncio.Queue[Child] = asyncio.Queue()
         self._busy: dict[str, Child] = {}
         self._killers: dict[str, asyncio.Task[None]] = {}
@@ -149,6 +202,10 @@ class ProcessPool:
             self._idle.put_nowait(child)
 
     async def _ready(self, child: Child) -> Child:
+        if child.alive and child.worn_out:
+            log.info("child process %d (pid %s) replaced after %d task(s)", child.number, child.proc and child.proc.pid,
+                     child.tasks)  # fmt: skip
+            await child.stop()
         backoff = Backoff(RESTART_DELAYS)
         while not child.alive:
             try:
@@ -166,7 +223,7 @@ class ProcessPool:
             raise NotStarted(stop.result())
         if not self._idle.empty():  # the common case: no waiting at all
             child = self._idle.get_nowait()
-            if child.alive:
+            if child.alive and not child.worn_out:
                 return child
             self._idle.put_nowait(child)
         getter = asyncio.ensure_future(self._idle.get())

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import reprlib
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 from .._core import codec
-from .._core.outcome import MAX_REASON, Outcome, failed
-from .._core.schema import Reason
+from .._core.outcome import Outcome, failed
+from .._core.schema import ECHO_CHARS, Reason
+from .._core.text import echo
+from .._core.worker_rules import DEFAULT_LIMITS, Limits
 from .._errors import DecodeError, EncodeError
 from .registry import Registry
 
@@ -27,25 +30,29 @@ def failure_from(exc: BaseException) -> Outcome:
     return failed(f"{name}: {message[0]}" if message else name, "".join(text))
 
 
-def prepare(registry: Registry, function: str, args: str) -> tuple[Callable[..., Any], dict[str, Any]] | Outcome:
+def prepare(
+    registry: Registry, function: str, args: str, limits: Limits
+) -> tuple[Callable[..., Any], dict[str, Any]] | Outcome:
     """The function and its checked arguments, or the failure that stops the task before it runs."""
     fn = registry.get(function)
     if fn is None:
         known = ", ".join(registry.names()) or "none"
         return failed(Reason.UNKNOWN_FUNCTION.format(function=function), f"registered functions: {known}")
     try:
-        kwargs = codec.decode(args or "{}")
+        kwargs = codec.decode(args or "{}", max_depth=limits.max_depth)
+    except codec.TooDeep:
+        return failed(Reason.TOO_DEEP.format(what="args", limit=limits.max_depth), echo(args))
     except DecodeError as exc:
-        return failed(Reason.ARGS_NOT_JSON.format(detail=exc), args)
+        return failed(Reason.ARGS_NOT_JSON.format(detail=exc), echo(args))
     if not isinstance(kwargs, dict):
         kind = "null" if kwargs is None else type(kwargs).__name__
-        return failed(Reason.ARGS_NOT_OBJECT.format(kind=kind), args)
+        return failed(Reason.ARGS_NOT_OBJECT.format(kind=kind), echo(args))
     signature = registry.signature(function)
     try:
         signature.bind(**kwargs)
     except TypeError as exc:
-        shown = _plain(signature)
-        return failed(Reason.ARGS_BIND.format(function=function, signature=shown, detail=exc), args)
+        plain = _plain(signature)
+        return failed(Reason.ARGS_BIND.format(function=function, signature=plain, detail=exc), echo(args))
     return fn, kwargs
 
 
@@ -56,16 +63,31 @@ def _plain(signature: inspect.Signature) -> inspect.Signature:
     return signature.replace(parameters=parameters, return_annotation=inspect.Signature.empty)
 
 
-def finalize(function: str, value: Any) -> Outcome:
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = ECHO_CHARS
+
+
+def finalize(function: str, value: Any, limits: Limits) -> Outcome:
     try:
-        return Outcome(True, value=codec.encode(value))
+        text = codec.encode(value)
     except EncodeError as exc:
-        return failed(Reason.RESULT_ENCODE.format(function=function, detail=exc), repr(value)[:MAX_REASON])
+        return failed(Reason.RESULT_ENCODE.format(function=function, detail=exc), echo(_REPR.repr(value)))
+    size = len(text.encode("utf-8"))
+    if size > limits.max_result_bytes:
+        reason = Reason.RESULT_TOO_LARGE.format(function=function, size=size, limit=limits.max_result_bytes)
+        return failed(reason, echo(text))
+    return Outcome(True, value=text)
 
 
-def run_call(registry: Registry, function: str, args: str, loop: asyncio.AbstractEventLoop | None = None) -> Outcome:
+def run_call(
+    registry: Registry,
+    function: str,
+    args: str,
+    loop: asyncio.AbstractEventLoop | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Outcome:
     """Run a call in this thread; an ``async def`` function runs to completion on ``loop``."""
-    prepared = prepare(registry, function, args)
+    prepared = prepare(registry, function, args, limits)
     if isinstance(prepared, Outcome):
         return prepared
     fn, kwargs = prepared
@@ -75,16 +97,16 @@ def run_call(registry: Registry, function: str, args: str, loop: asyncio.Abstrac
             value = loop.run_until_complete(_await(value)) if loop else asyncio.run(_await(value))
     except BaseException as exc:  # noqa: BLE001 - a task's failure, whatever it is, is its outcome
         return failure_from(exc)
-    return finalize(function, value)
+    return finalize(function, value, limits)
 
 
 async def _await(value: Any) -> Any:
     return await value
 
 
-async def run_call_async(registry: Registry, function: str, args: str) -> Outcome:
+async def run_call_async(registry: Registry, function: str, args: str, limits: Limits = DEFAULT_LIMITS) -> Outcome:
     """Run a call from the worker's event loop: coroutines on the loop, plain functions in a thread."""
-    prepared = prepare(registry, function, args)
+    prepared = prepare(registry, function, args, limits)
     if isinstance(prepared, Outcome):
         return prepared
     fn, kwargs = prepared
@@ -99,4 +121,4 @@ async def run_call_async(registry: Registry, function: str, args: str) -> Outcom
         raise
     except BaseException as exc:  # noqa: BLE001 - a task's failure, SystemExit included, is its outcome
         return failure_from(exc)
-    return finalize(function, value)
+    return finalize(function, value, limits)

@@ -1,39 +1,51 @@
 """What a worker does beside taking tasks, and how every loop of it meets Redis trouble.
 
 - ``Retry``, ``retrying`` and ``every``: the one retry policy of the worker. While Redis is
-  unreachable, an operation is retried after 0.5, 1, 2, 4, 8 and then every 10 s, each retry logged,
-  and the recovery too.
-- ``Registration``: the worker hash: written at start, renewed by the heartbeat, deleted at the end.
-- ``Commands``: the command channel listener (kill one task, kill all).
+  unavailable (unreachable, loading, out of memory, ...), an operation is retried after 0.5, 1, 2, 4, 8
+  and then every 10 s, each retry logged, and the recovery too. A wait between retries ends early
+  when the worker is told to stop (``Stopped``). Anything else Redis answers is not retried.
+- ``Registration`` and ``Heartbeat``: the worker hash, written at start, renewed from a thread of its
+  own (so a task that blocks the event loop cannot stop it), deleted at the end.
+- ``Commands``: the command channel listener (kill one task, kill all), which also reads the kill
+  marks of the running tasks each time it (re)subscribes, so a kill sent while it was not listening
+  is not lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
+import threading
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import redis
 import redis.asyncio
 
 from .._core import codec
 from .._core.backoff import Backoff
+from .._core.config import Settings
 from .._core.keys import Keys, KillAll, KillTask
-from .._core.schema import WorkerField
+from .._core.schema import TaskField, WorkerField
 from .._core.worker_rules import WorkerInfo
-from .._redis import CONNECTION_ERRORS
+from .._redis import connect, unavailable
 
 log = logging.getLogger("doshit.worker")
 T = TypeVar("T")
 
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 10.0)
-"""Seconds to wait before each retry while Redis is unreachable; the last one repeats."""
+"""Seconds to wait before each retry while Redis is unavailable; the last one repeats."""
+
+
+class Stopped(Exception):
+    """The worker was told to stop while it waited to try again."""
 
 
 class Retry:
-    """How long to wait between attempts while Redis is unreachable; says so in the log."""
+    """How long to wait between attempts while Redis is unavailable; says so in the log."""
 
     def __init__(self, doing: str) -> None:
         self.doing = doing
@@ -50,43 +62,56 @@ class Retry:
             log.info("Redis reachable again; %s", self.doing)
 
 
-async def retrying(doing: str, operation: Callable[[], Awaitable[T]]) -> T:
-    """Run ``operation`` until Redis takes it: for work that must not be lost."""
+async def pause(seconds: float, stopping: asyncio.Event | None) -> None:
+    """Sleep; with ``stopping``, raise Stopped as soon as it is set instead."""
+    if stopping is None:
+        await asyncio.sleep(seconds)
+        return
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
+    if stopping.is_set():
+        raise Stopped
+
+
+async def retrying(doing: str, operation: Callable[[], Awaitable[T]], stopping: asyncio.Event | None = None) -> T:
+    """Run ``operation`` until Redis takes it: for work that must not be lost. With ``stopping``,
+    give up (Stopped) when the worker is told to stop."""
     retry = Retry(doing)
     while True:
         try:
             result = await operation()
-        except CONNECTION_ERRORS as exc:
-            await asyncio.sleep(retry.failed(exc))
+        except (redis.RedisError, OSError) as exc:
+            if not unavailable(exc):
+                raise
+            await pause(retry.failed(exc), stopping)
             continue
         retry.succeeded()
         return result
 
 
 async def every(seconds: float, doing: str, action: Callable[[Retry], Awaitable[object]]) -> None:
-    """Forever: wait ``seconds``, run ``action``. While Redis is unreachable the wait is the Retry's
-    instead. A long-lived action (a subscription) reports its own success to the Retry it gets."""
+    """Forever: wait ``seconds``, run ``action``. While Redis is unavailable the wait is the Retry's
+    instead; any other error is logged and the loop goes on. A long-lived action (a subscription)
+    reports its own success to the Retry it gets."""
     retry = Retry(doing)
     delay = seconds
     while True:
         await asyncio.sleep(delay)
         try:
             await action(retry)
-        except CONNECTION_ERRORS as exc:
-            delay = retry.failed(exc)
+        except (redis.RedisError, OSError) as exc:
+            if unavailable(exc):
+                delay = retry.failed(exc)
+                continue
+            log.error("error while %s: %s", doing, exc)
+            delay = max(seconds, RETRY_DELAYS[-1])
+            continue
+        except Exception:  # a fault of ours must not end the upkeep silently
+            log.exception("error while %s", doing)
+            delay = max(seconds, RETRY_DELAYS[-1])
             continue
         retry.succeeded()
         delay = seconds
-
-
-def version() -> str:
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as package_version
-
-    try:
-        return package_version("doshit")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def ipaddress() -> str:
@@ -102,7 +127,7 @@ def this_host() -> tuple[str, str, int]:
 
 
 class Registration:
-    """The worker hash: written whole at start, its heartbeat and expiry renewed, deleted at the end."""
+    """The worker hash: written whole at start, deleted at the end (the Heartbeat renews it)."""
 
     def __init__(self, conn: redis.asyncio.Redis, key: str, info: WorkerInfo) -> None:
         self.conn = conn
@@ -115,43 +140,105 @@ class Registration:
         pipe.expire(self.key, self.info.expiry)
         await pipe.execute()
 
-    async def beat(self) -> None:
-        pipe = self.conn.pipeline(transaction=True)
-        pipe.hset(self.key, WorkerField.HEARTBEAT, codec.now_timestamp())
-        pipe.expire(self.key, self.info.expiry)
-        created, _ = await pipe.execute()
-        if created:  # the hash was gone (expired while Redis was away, or flushed): write it whole
-            await self.register()
-
     async def unregister(self) -> None:
         try:
             await asyncio.wait_for(self.conn.delete(self.key), 5)
-        except (*CONNECTION_ERRORS, asyncio.TimeoutError) as exc:
+        except (redis.RedisError, OSError, asyncio.TimeoutError) as exc:
             log.warning("could not delete worker hash %s: %s (it expires by itself)", self.key, exc)
 
 
-class Commands:
-    """Listens on the command channel and hands each command it knows to ``obey``."""
+class Heartbeat:
+    """Renews the worker hash and its expiry every interval, from a thread with a connection of its
+    own: an ``async def`` task that blocks the event loop, or a loop busy with thousands of tasks,
+    cannot hold it back, so a worker hash that expired means a worker that is gone."""
 
-    def __init__(self, conn: redis.asyncio.Redis, keys: Keys, obey: Callable[[KillTask | KillAll], None]) -> None:
+    def __init__(self, settings: Settings, key: str, info: WorkerInfo) -> None:
+        timeout = max(1.0, info.heartbeat_interval)
+        self.conn = connect(settings, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self.key = key
+        self.info = info
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="doshit-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def beat(self) -> None:
+        with self.conn.pipeline(transaction=True) as pipe:
+            pipe.hset(self.key, WorkerField.HEARTBEAT, codec.now_timestamp())
+            pipe.expire(self.key, self.info.expiry)
+            created, _ = pipe.execute()
+        if created:  # the hash was gone (expired while Redis was away, or flushed): write it whole
+            with self.conn.pipeline(transaction=True) as pipe:
+                pipe.hset(self.key, mapping=self.info.fields(codec.now_timestamp()))  # type: ignore[arg-type]
+                pipe.expire(self.key, self.info.expiry)
+                pipe.execute()
+
+    def _run(self) -> None:
+        retry = Retry("renewing the worker hash")
+        delay = self.info.heartbeat_interval
+        while not self._stop.wait(delay):
+            try:
+                self.beat()
+            except (redis.RedisError, OSError) as exc:
+                delay = min(retry.failed(exc), self.info.heartbeat_interval)
+                continue
+            except Exception:  # a fault of ours must not stop the heartbeat silently
+                log.exception("error while renewing the worker hash")
+            retry.succeeded()
+            delay = self.info.heartbeat_interval
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self.conn.close()
+
+
+class Commands:
+    """Listens on the command channel and hands each command it knows to ``obey``; each time it
+    (re)subscribes, it first obeys the kill marks of the tasks this worker runs (``running``)."""
+
+    def __init__(
+        self,
+        conn: redis.asyncio.Redis,
+        keys: Keys,
+        obey: Callable[[KillTask | KillAll], None],
+        running: Callable[[], list[str]],
+    ) -> None:
         self.conn = conn
         self.keys = keys
         self.obey = obey
+        self.running = running
 
     async def listen(self, retry: Retry) -> None:
         pubsub = self.conn.pubsub()
         try:
             await pubsub.subscribe(self.keys.cmd)
             retry.succeeded()
+            await self.missed_kills()
             async for message in pubsub.listen():
                 if message["type"] == "message":
                     self.heard(message["data"])
         finally:
             await pubsub.aclose()
 
+    async def missed_kills(self) -> None:
+        """Kill the running tasks whose hash says a kill was requested (while we were not listening)."""
+        task_ids = self.running()
+        if not task_ids:
+            return
+        pipe = self.conn.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.hget(self.keys.task(task_id), TaskField.KILL_REQUESTED)
+        for task_id, mark in zip(task_ids, await pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(mark, str):
+                log.info("task %s: a kill was requested at %s while commands were not heard", task_id, mark)
+                self.obey(KillTask(task_id))
+
     def heard(self, text: str) -> None:
         command = self.keys.read_command(text)
         if command is None:
-            log.debug("ignoring command %r", text)
+            log.debug("ignoring command %r", text[:200])
         else:
             self.obey(command)

@@ -11,20 +11,26 @@ import logging
 import os
 import signal
 import threading
+import time
 import uuid
+
+import redis
 
 from .._core.config import Settings, resolve
 from .._core.keys import Keys, KillAll, KillTask
-from .._core.schema import HEARTBEAT_INTERVAL, RESULT_TTL, Reason
-from .._core.worker_rules import WorkerInfo, WorkerProtocol
-from .._redis import connect_async
+from .._core.schema import HEARTBEAT_INTERVAL, RESULT_TTL, RESULT_TTL_MAX_SECONDS, Reason
+from .._core.worker_rules import DEFAULT_LIMITS, Limits, WorkerInfo, WorkerProtocol
+from .._errors import ConfigError
+from .._logs import LOG_FORMATS
+from .._redis import config_problem, connect_async
+from .._version import __version__
 from .app import AppRef
 from .consumer import Consumer
 from .finisher import Finisher
-from .pool import InlinePool, Pool
+from .pool import ChildOptions, InlinePool, Pool
 from .process_pool import ProcessPool
 from .registry import Registry
-from .upkeep import Commands, Registration, every, retrying, this_host, version
+from .upkeep import Commands, Heartbeat, Registration, Stopped, every, retrying, this_host
 
 log = logging.getLogger("doshit.worker")
 
@@ -39,13 +45,13 @@ def default_concurrency(pool: str) -> int:
     return os.cpu_count() or 1 if pool == "process" else 10
 
 
-def make_pool(kind: str, registry: Registry, app: AppRef | None, size: int) -> Pool:
+def make_pool(kind: str, registry: Registry, app: AppRef | None, size: int, children: ChildOptions) -> Pool:
     if kind == "inline":
-        return InlinePool(registry, size)
+        return InlinePool(registry, size, children.limits)
     ref = app or AppRef.find(registry)
     if ref is None:
         raise ValueError("the process pool needs to know where to import the registry from: pass app=AppRef(...)")
-    return ProcessPool(ref, size)
+    return ProcessPool(ref, size, children)
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
@@ -93,28 +99,42 @@ class Worker:
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         poll_timeout: int = 1,
+        limits: Limits = DEFAULT_LIMITS,
+        max_tasks_per_child: int | None = None,
+        max_memory_per_child: int | None = None,
+        log_format: str = LOG_FORMATS[0],
     ) -> None:
         if pool not in POOLS:
             raise ValueError(f"pool must be 'process' or 'inline', got {pool!r}")
         if not len(registry):
             raise ValueError("the registry has no functions; register some with @registry.task")
+        if (
+            isinstance(result_ttl, bool)
+            or not isinstance(result_ttl, int)
+            or not 0 <= result_ttl <= RESULT_TTL_MAX_SECONDS
+        ):
+            raise ValueError(f"result_ttl must be whole seconds from 0 to {RESULT_TTL_MAX_SECONDS}, got {result_ttl!r}")
         self.registry = registry
         self.settings = settings or resolve(url, prefix=prefix, queue=queue)
         self.queue = self.settings.queue
         self.keys: Keys = self.settings.keys
         self.id = str(uuid.uuid4())
         self.concurrency = concurrency or default_concurrency(pool)
-        self.pool = make_pool(pool, registry, app, self.concurrency)
+        children = ChildOptions(limits, max_tasks_per_child, max_memory_per_child, log_format)
+        self.pool = make_pool(pool, registry, app, self.concurrency, children)
         self.burst = burst
         self.result_ttl = result_ttl
         self.shutdown_timeout = shutdown_timeout
         self.heartbeat_interval = heartbeat_interval
         self.poll_timeout = poll_timeout
-        self.protocol = WorkerProtocol(self.keys, self.queue, self.id)
+        self.protocol = WorkerProtocol(self.keys, self.queue, self.id, limits)
         self._stop_requests = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.done: dict[str, int] = {}
         """Tasks finished by this worker, by result (successful, failed), once it has served."""
+        self.unwritten: list[str] = []
+        """Ids of the tasks whose result could not be written before the worker exited (Redis was
+        unavailable for longer than the shutdown timeout); they stay executing, to be recovered."""
 
     def run(self) -> None:
         """Run until SIGTERM/SIGINT (or until the queue is empty, with burst)."""
@@ -130,25 +150,29 @@ class Worker:
         host, address, pid = this_host()
         info = WorkerInfo(
             host, address, pid, self.queue, self.registry.names(), self.pool.kind, self.concurrency,
-            self.heartbeat_interval, version(),
+            self.heartbeat_interval, __version__,
         )  # fmt: skip
         registration = Registration(conn, self.protocol.worker_key, info)
+        heartbeat = Heartbeat(self.settings, self.protocol.worker_key, info)
         self._finisher = finisher = Finisher(conn, self.protocol, self.result_ttl, lambda: bool(consumer.running))
         self._consumer = consumer = Consumer(
             conn, self.protocol, self.pool, finisher.put, burst=self.burst, poll_timeout=self.poll_timeout
         )
         self.done = finisher.done
-        commands = Commands(conn, self.keys, self._command)
+        commands = Commands(conn, self.keys, self._command, lambda: list(consumer.running))
         if self._stop_requests:  # stopped before it served
+            self._stopped.set()
             consumer.stop()
         upkeep: list[asyncio.Task[None]] = []
+        registered = False
         try:
             await self.pool.start()
-            await retrying("register", registration.register)
-            heartbeat = every(self.heartbeat_interval, "renewing the worker hash", lambda _: registration.beat())
+            registered = await self._register(registration)
+            if not registered:
+                return
+            heartbeat.start()
             upkeep = [
                 asyncio.create_task(finisher.run(), name="finisher"),
-                asyncio.create_task(heartbeat, name="heartbeat"),
                 asyncio.create_task(every(0, "listening for commands", commands.listen), name="commands"),
             ]
             log.info(
@@ -159,14 +183,32 @@ class Worker:
             await consumer.run()
             await self._shut_down()
         finally:
+            heartbeat.stop()
             await _cancel(upkeep)
-            await registration.unregister()
+            if registered:
+                await registration.unregister()
             await self.pool.close()
             await conn.aclose()
             log.info("doshit worker %s stopped: %s", self.id, ", ".join(f"{n} {r}" for r, n in self.done.items()))
 
+    async def _register(self, registration: Registration) -> bool:
+        """Write the worker hash, waiting while Redis is unavailable; False when told to stop first.
+        Access refused or a database the server does not have are ConfigErrors: no retry cures them."""
+        try:
+            await retrying("registering the worker", registration.register, self._stopped)
+        except Stopped:
+            log.info("stopped before the worker could register")
+            return False
+        except redis.RedisError as exc:
+            problem = config_problem(exc)
+            if problem is None:
+                raise
+            raise ConfigError(f"{problem} ({self.settings.describe()})") from None
+        return True
+
     async def _shut_down(self) -> None:
-        """The consumer takes no more tasks: finish those in flight, then give back the ones that never started."""
+        """The consumer takes no more tasks: finish those in flight, then give back the ones that never
+        started and write every result, each for up to the shutdown timeout."""
         consumer = self._consumer
         if not self._stop_requests:  # a burst worker found the queue empty: it runs what it claimed
             await _first(consumer.idle, self._stopped)
@@ -176,8 +218,15 @@ class Worker:
         if consumer.running:
             log.warning("killing %d task(s) that did not finish in time", consumer.kill_all(Reason.TERMINATED))
             await consumer.idle.wait()
-        await consumer.give_back(self.shutdown_timeout + 5)
-        await self._finisher.flush(self.shutdown_timeout + 5)
+        deadline = time.monotonic() + self.shutdown_timeout
+        await consumer.give_back(self.shutdown_timeout)
+        self.unwritten = await self._finisher.flush(max(0.0, deadline - time.monotonic()))
+        if self.unwritten:
+            log.error(
+                "could not write the result(s) of %d task(s) before exiting (is Redis reachable?); they stay "
+                "executing on %s, to be recovered: %s",
+                len(self.unwritten), self.protocol.executing, ", ".join(self.unwritten),
+            )  # fmt: skip
 
     def _command(self, command: KillTask | KillAll) -> None:
         if isinstance(command, KillAll):

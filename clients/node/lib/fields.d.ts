@@ -32,6 +32,8 @@ export interface TaskFields {
   readonly queue: string | null;
   /** `worker`: Id of the worker that took the task; only that worker may finish it. */
   readonly worker: string | null;
-  /** `result-ttl`: Optional seconds to keep the hash once finished (0 keeps it forever). Without it the worker's default applies. */
+  /** `result-ttl`: Optional seconds to keep the hash once finished (0 keeps it forever), at most limits.result_ttl_max_seconds. Without it the worker's default applies. */
   readonly resultTtl: number | bigint | null;
+  /** `kill-requested`: When a client asked to kill the task while it was executing. The kill command also goes out on the cmd channel; a worker that was not listening at that moment finds this mark when it listens again. */
+  readonly killRequested: Date | null;
 }
