@@ -18,7 +18,7 @@ from ._errors import (
     TaskNotFound,
     TaskTimeout,
 )
-from ._version import __version__
+from ._version import __version__ as __version__
 from ._worker.app import AppRef
 from ._worker.registry import Registry
 from ._worker.worker import Worker

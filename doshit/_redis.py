@@ -57,8 +57,9 @@ def config_problem(exc: BaseException) -> str | None:
     return None
 
 
-SUBSCRIPTION_ERRORS = (*CONNECTION_ERRORS, OSError, ValueError)
-"""Errors that end a subscription's connection (ValueError: its socket was closed under it)."""
+SUBSCRIPTION_ERRORS = (redis.RedisError, OSError, ValueError)
+"""Errors that end a subscription's connection: Redis unreachable or refusing it (ValueError: its
+socket was closed under it)."""
 
 # Strings in, strings out. Bytes that are not UTF-8 survive a round trip instead of raising.
 _CONNECTION_DEFAULTS: dict[str, Any] = {"decode_responses": True, "encoding_errors": "surrogateescape"}

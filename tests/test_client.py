@@ -216,7 +216,7 @@ def test_user_and_password_url(redis_proc: Any, r: redis.Redis, prefix: str) -> 
         with Client(f"redis://{user}:s3cret@{redis_proc.host}:{redis_proc.port}/0", prefix=prefix) as client:
             assert client.submit("echo", text="x").info().state == "pending"
         with (
-            pytest.raises(redis.AuthenticationError),
+            pytest.raises(ConfigError, match="Redis refused access"),
             Client(f"redis://{user}:wrong@{redis_proc.host}:{redis_proc.port}/0", prefix=prefix) as client,
         ):
             client.submit("echo", text="x")

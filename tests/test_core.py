@@ -111,7 +111,7 @@ def test_unclaim_call() -> None:
 
 
 def test_worker_hash() -> None:
-    info = WorkerInfo("host", "", 42, "emails", ["echo", "add"], "process", 2, 5, "2.0.0")
+    info = WorkerInfo("w1", "host", "", 42, "emails", ["echo", "add"], "process", 2, 5, "2.0.0")
     fields = info.fields(NOW)
     assert "ipaddress" not in fields  # absent rather than empty
     assert fields == {
@@ -120,7 +120,7 @@ def test_worker_hash() -> None:
         "heartbeat-interval": "5", "version": "2.0.0",
     }  # fmt: skip
     assert info.expiry == 15
-    assert WorkerInfo("h", "a", 1, "q", [], "inline", 1, 0.1, "v").expiry == 1
+    assert WorkerInfo("w1", "h", "a", 1, "q", [], "inline", 1, 0.1, "v").expiry == 1
 
 
 def test_backoff() -> None:

@@ -15,7 +15,7 @@ from .._core import flows as f
 from .._core.taskinfo import TaskInfo
 from .._errors import ConfigError
 from .._redis import SUBSCRIPTION_ERRORS, connect_async, run_scripts
-from .sync import ClientBase, TaskHandle
+from .sync import ClientBase, TaskHandle, warn_unserved
 from .watch import FlowRun, FlowWatches, SubscriptionState, WatchTable
 
 T = TypeVar("T")
@@ -62,6 +62,8 @@ class _AsyncSubscriber:
                 self._ready.clear()
                 delay = self.state.failed(exc)
                 self._changed.set()
+                if delay is None:
+                    return
                 await asyncio.sleep(delay)
             finally:
                 await pubsub.aclose()
@@ -95,9 +97,10 @@ class AsyncClient(ClientBase):
             return await self.redis.execute_command(*step.args)
         if isinstance(step, f.RunScript):
             return (await run_scripts(self.redis, [step.call]))[0]
-        if isinstance(step, (f.Subscribe, f.Watch)):
-            await self._subscriber.ensure()
-            return watches.watch(step.key, step.keep) if isinstance(step, f.Watch) else None
+        if isinstance(step, f.Subscribe):
+            return await self._subscriber.ensure()
+        if isinstance(step, f.Watch):
+            return watches.watch(step.key, step.keep)
         event = watches.events[step.key]
         try:
             return await asyncio.wait_for(event.wait(), step.timeout)
@@ -110,7 +113,12 @@ class AsyncClient(ClientBase):
         with FlowRun(flow, self._subscriber.watches, asyncio.Event) as run:
             step = run.send(None)
             while step is not None:
-                step = run.send(await self._do(step, run.watches))
+                try:
+                    reply = await self._do(step, run.watches)
+                except (redis.RedisError, OSError) as exc:
+                    step = run.failed(exc)
+                    continue
+                step = run.send(reply)
             return run.result()
 
     async def submit(self, function: str, /, **kwargs: Any) -> AsyncTask:
@@ -146,6 +154,9 @@ class AsyncTask(TaskHandle[AsyncClient]):
     """A submitted task, for asyncio code. Every method reads Redis; nothing is cached."""
 
     async def wait(self, timeout: float | None = None) -> TaskInfo:
+        queue = self.client._unchecked(self.queue, timeout)
+        if queue is not None and not await self.client._run(f.served(self.client.keys, queue)):
+            warn_unserved(queue)
         return await self.client._run(f.wait(self.client.keys, self.task_id, timeout))
 
     async def wait_result(self, timeout: float | None = None) -> Any:

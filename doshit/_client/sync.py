@@ -7,6 +7,7 @@ task; waiting itself never misses a result because every flow re-reads the hash 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 import weakref
@@ -25,6 +26,7 @@ from .._redis import SUBSCRIPTION_ERRORS, connect, run_script
 from .watch import FlowRun, FlowWatches, SubscriptionState, thread_safe_table
 
 T = TypeVar("T")
+log = logging.getLogger("doshit.client")
 
 MAX_CONNECTIONS = 10
 """Default number of command connections an AsyncClient opens at most (the sync Client uses one);
@@ -51,6 +53,7 @@ class ClientBase:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         self.max_args_bytes = max_args_bytes
         self.max_connections = max_connections
+        self._checked_queues: set[str] = set()
         self.keys = self.settings.keys
         self.prefix = self.settings.prefix
         self.queue = self.settings.queue
@@ -70,6 +73,20 @@ class ClientBase:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.settings.describe()} prefix={self.prefix} queue={self.queue}>"
+
+    def _unchecked(self, queue: str | None, timeout: float | None) -> str | None:
+        """The queue to check for a live worker before a wait without timeout: once per queue."""
+        if timeout is not None or queue is None or queue in self._checked_queues:
+            return None
+        self._checked_queues.add(queue)
+        return queue
+
+
+def warn_unserved(queue: str) -> None:
+    log.warning(
+        "no live worker serves queue %r: a wait without a timeout waits until one does (legacy workers, "
+        "which do not register, are not seen)", queue,
+    )  # fmt: skip
 
 
 class _Subscriber:
@@ -118,6 +135,8 @@ class _Subscriber:
                     return
                 delay = self.state.failed(exc)
                 self._changed.set()
+                if delay is None:
+                    return
                 threading.Event().wait(delay)
 
     def close(self) -> None:
@@ -161,9 +180,10 @@ class Client(ClientBase):
             return self.redis.execute_command(*step.args)
         if isinstance(step, f.RunScript):
             return run_script(self.redis, step.call)
-        if isinstance(step, (f.Subscribe, f.Watch)):
-            self._subscriber.ensure()
-            return watches.watch(step.key, step.keep) if isinstance(step, f.Watch) else None
+        if isinstance(step, f.Subscribe):
+            return self._subscriber.ensure()
+        if isinstance(step, f.Watch):
+            return watches.watch(step.key, step.keep)
         event = watches.events[step.key]
         heard = event.wait(step.timeout)
         event.clear()
@@ -173,7 +193,12 @@ class Client(ClientBase):
         with FlowRun(flow, self._subscriber.watches, threading.Event) as run:
             step = run.send(None)
             while step is not None:
-                step = run.send(self._do(step, run.watches))
+                try:
+                    reply = self._do(step, run.watches)
+                except (redis.RedisError, OSError) as exc:
+                    step = run.failed(exc)
+                    continue
+                step = run.send(reply)
             return run.result()
 
     def submit(self, function: str, /, **kwargs: Any) -> Task:
@@ -234,6 +259,9 @@ class Task(TaskHandle[Client]):
 
     def wait(self, timeout: float | None = None) -> TaskInfo:
         """Block until the task is finished (TaskTimeout after ``timeout`` seconds); returns its hash."""
+        queue = self.client._unchecked(self.queue, timeout)
+        if queue is not None and not self.client._run(f.served(self.client.keys, queue)):
+            warn_unserved(queue)
         return self.client._run(f.wait(self.client.keys, self.task_id, timeout))
 
     def wait_result(self, timeout: float | None = None) -> Any:

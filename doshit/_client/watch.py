@@ -18,8 +18,10 @@ from typing import Any, Generic, Protocol, TypeVar
 import redis
 
 from .._core.backoff import Backoff
-from .._core.flows import Flow, Step
+from .._core.flows import Disconnected, Flow, Step
 from .._core.schema import RECONNECT_DELAYS
+from .._errors import ConfigError
+from .._redis import config_problem, unavailable
 
 log = logging.getLogger("doshit.client")
 
@@ -120,6 +122,8 @@ class SubscriptionState:
         self.failures = 0
         """Failed attempts since the client started (a waiter compares counts to see a new one)."""
         self.error: BaseException | None = None
+        self.fatal: ConfigError | None = None
+        """Set when Redis refused the subscription for good (access, database): no retry cures it."""
         self._backoff = Backoff(RECONNECT_DELAYS)
 
     def heard(self, message: dict[str, Any]) -> bool:
@@ -132,8 +136,14 @@ class SubscriptionState:
             self.table.wake(message["data"])
         return False
 
-    def failed(self, exc: BaseException) -> float:
-        """Record a failed attempt; returns how long to wait before the next one."""
+    def failed(self, exc: BaseException) -> float | None:
+        """Record a failed attempt; returns how long to wait before the next one, or None when no
+        retry can help (then every waiter gets the ConfigError)."""
+        problem = config_problem(exc)
+        if problem is not None:
+            self.fatal = ConfigError(problem)
+            log.error("results subscription refused: %s", problem)
+            return None
         self.error = exc
         self.failures += 1
         delay = self._backoff.failed()
@@ -143,6 +153,8 @@ class SubscriptionState:
     def problem(self, failures_before: int, deadline: float) -> Exception | None:
         """What a caller waiting for the subscription must raise now: the failure of the attempt it
         waited for, or the timeout; None to keep waiting."""
+        if self.fatal is not None:
+            return self.fatal
         if self.failures > failures_before:
             if isinstance(self.error, redis.RedisError):
                 return self.error
@@ -163,7 +175,10 @@ class FlowRun(Generic[T, E]):
         with FlowRun(flow, table, Event) as run:
             step = run.send(None)
             while step is not None:
-                step = run.send(do(step, run.watches))
+                try:
+                    step = run.send(do(step, run.watches))
+                except (redis.RedisError, OSError) as exc:
+                    step = run.failed(exc)
             return run.result()
     """
 
@@ -181,6 +196,23 @@ class FlowRun(Generic[T, E]):
             self._done = True
             self._value = stop.value
             return None
+
+    def failed(self, exc: BaseException) -> Step | None:
+        """The next step after one Redis could not take. Unavailable (unreachable, restarting): the
+        flow hears it and may ride it out; a configuration Redis refuses: ConfigError; else ``exc``."""
+        if not unavailable(exc):
+            problem = config_problem(exc)
+            if problem is not None:
+                raise ConfigError(problem) from exc
+            raise exc
+        try:
+            return self.flow.throw(Disconnected(exc))
+        except StopIteration as stop:
+            self._done = True
+            self._value = stop.value
+            return None
+        except Disconnected as passed:
+            raise passed.cause from None
 
     def result(self) -> T:
         assert self._done, "the flow has not returned"

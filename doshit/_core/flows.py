@@ -15,9 +15,11 @@ from typing import Any, TypeVar, Union
 
 from .._errors import TaskExists, TaskNotFound, TaskTimeout
 from . import codec
+from .backoff import Backoff
 from .keys import Keys, check_task_id
 from .schema import (
     MAX_ARGS_BYTES,
+    RECONNECT_DELAYS,
     RESULT_TTL,
     RESULT_TTL_MAX_SECONDS,
     SCHEMA_VERSION,
@@ -25,6 +27,7 @@ from .schema import (
     State,
     SubmitReply,
     TaskField,
+    WorkerField,
 )
 from .scripts import Reply, ScriptCall, script_call
 from .taskinfo import WAIT_FIELDS, TaskInfo
@@ -32,6 +35,15 @@ from .text import is_utf8
 from .worker_rules import MAX_MEMORY_LIMIT
 
 T = TypeVar("T")
+
+
+class Disconnected(Exception):
+    """Thrown into a flow by its driver when Redis could not take a step (unreachable, restarting,
+    loading). A flow that can ride it out catches it; otherwise the driver raises ``cause``."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -50,14 +62,15 @@ class RunScript:
 
 @dataclass(frozen=True)
 class Subscribe:
-    """Make sure the client is subscribed to the results channel (done once, before the first push)."""
+    """Make sure the client's results subscription is live (before the first push, and before each
+    read of a wait): it connects the first time, and waits for a lost one to come back."""
 
 
 @dataclass(frozen=True)
 class Watch:
-    """Start collecting results notifications for a task key, until the flow ends; with ``keep``,
-    until the task's result is delivered. The reply is True when the hash must be re-read before
-    waiting (False: a kept watch, registered before the push, has heard nothing yet)."""
+    """Start collecting results notifications for a task key (no I/O), until the flow ends; with
+    ``keep``, until the task's result is delivered. The reply is True when the hash must be re-read
+    before waiting (False: a kept watch, registered before the push, has heard nothing yet)."""
 
     key: str
     keep: bool = False
@@ -191,25 +204,33 @@ def info(keys: Keys, task_id: str) -> Flow[TaskInfo]:
 
 
 def wait(keys: Keys, task_id: str, timeout: float | None) -> Flow[TaskInfo]:
-    """Until the task is finished: watch first, then re-read the hash, so no result is missed."""
+    """Until the task is finished: watch first, then re-read the hash, so no result is missed.
+
+    Redis going away (a restart, a failover) does not end the wait: it reads again as soon as the
+    subscription is back, and only the timeout ends it."""
     key = keys.task(task_id)
     deadline = None if timeout is None else time.monotonic() + timeout
     must_read = yield Watch(key)
     state = State.PENDING
+    backoff = Backoff(RECONNECT_DELAYS)
     while True:
-        if must_read:
-            values = yield Call(("HMGET", key, *WAIT_FIELDS))
-            state = values[0]
-            if state == State.FINISHED:
-                return TaskInfo(
-                    task_id, {name: v for name, v in zip(WAIT_FIELDS, values, strict=True) if v is not None}
-                )
-            if state is None:
-                raise TaskNotFound(f"no task {task_id} (never submitted, or its result expired)")
+        pause = None
+        try:
+            yield Subscribe()
+            if must_read:
+                values = yield Call(("HMGET", key, *WAIT_FIELDS))
+                state = values[0]
+                if state == State.FINISHED:
+                    return TaskInfo(task_id, {n: v for n, v in zip(WAIT_FIELDS, values, strict=True) if v is not None})
+                if state is None:
+                    raise TaskNotFound(f"no task {task_id} (never submitted, or its result expired)")
+            backoff.reset()
+        except Disconnected:
+            pause = backoff.failed()  # woken earlier when the subscription is back
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             raise TaskTimeout(f"task {task_id} did not finish within {timeout} s (it is {state})")
-        yield Wait(key, remaining)
+        yield Wait(key, remaining if pause is None else min(pause, remaining or pause))
         must_read = True
 
 
@@ -240,6 +261,16 @@ def cancel(keys: Keys, task_id: str, queue: str | None, default_queue: str) -> F
     )
     reply: Reply = yield RunScript(call)
     return reply.status
+
+
+def served(keys: Keys, queue: str) -> Flow[bool]:
+    """Whether a live worker of this version serves the queue, by the workers index (legacy workers
+    are not in it). Reads at most 100 worker hashes."""
+    live = yield Call(("ZRANGEBYSCORE", keys.workers, time.time(), "+inf", "LIMIT", 0, 100))
+    for worker_id in live:
+        if (yield Call(("HGET", keys.worker(worker_id), WorkerField.QUEUE))) == queue:
+            return True
+    return False
 
 
 def kill_all(keys: Keys) -> Flow[int]:

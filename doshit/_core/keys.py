@@ -18,6 +18,7 @@ from .schema import (
     TASK_ID_REGEX,
     TASK_KEY,
     WORKER_KEY,
+    WORKERS_KEY,
 )
 from .text import is_utf8, shown
 
@@ -80,6 +81,10 @@ class Keys:
 
     def worker(self, worker_id: str) -> str:
         return WORKER_KEY.format(prefix=self.prefix, worker_id=worker_id)
+
+    @property
+    def workers(self) -> str:
+        return WORKERS_KEY.format(prefix=self.prefix)
 
     @property
     def results(self) -> str:

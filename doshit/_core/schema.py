@@ -60,6 +60,9 @@ EXECUTING_KEY: Final = '{prefix}:{queue}:executing'
 WORKER_KEY: Final = '{prefix}:worker:{worker_id}'
 """hash: One live worker. Expires unless its heartbeat renews it; deleted on clean shutdown."""
 
+WORKERS_KEY: Final = '{prefix}:workers'
+"""zset: Ids of the workers of this prefix, scored by when their worker hash expires (unix seconds, renewed with each heartbeat): an index to find the live workers without scanning keys. A member whose hash is gone is a worker that died."""
+
 RESULTS_CHANNEL: Final = '{prefix}:results'
 """pub/sub channel: A worker PUBLISHes the finished task's hash key (not the bare id), e.g. doshit:task:ID."""
 

@@ -120,6 +120,7 @@ def finish_fields(outcome: Outcome, finished_at: str) -> dict[str, str]:
 class WorkerInfo:
     """What a worker says about itself in its worker hash."""
 
+    worker_id: str
     hostname: str
     ipaddress: str
     pid: int

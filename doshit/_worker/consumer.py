@@ -134,7 +134,7 @@ class Consumer:
             if isinstance(claimed, Job):
                 self._start(claimed)
             elif isinstance(claimed, Refused):
-                log.warning("task %s cannot run: %s", task_id, claimed.outcome.reason)
+                log.warning("task %s cannot run: %s", task_id, shown(claimed.outcome.reason, 300))
                 self.finish(task_id, claimed.outcome)
             elif isinstance(claimed, Dropped):
                 log.warning("dropped task id %s from %s: %s", task_id, self.protocol.executing, claimed.why)
@@ -162,7 +162,7 @@ class Consumer:
 
     async def _execute(self, entry: InFlight) -> None:
         job = entry.job
-        log.debug("task %s: %s started", job.task_id, job.function)
+        log.debug("task %s: %s started", job.task_id, shown(job.function))
         try:
             outcome = await self.pool.run(job, entry.stop)
         except NotStarted as stopped:
@@ -180,9 +180,9 @@ class Consumer:
             if not self.running:
                 self.idle.set()
         if outcome.ok:
-            log.debug("task %s: %s successful", job.task_id, job.function)
+            log.debug("task %s: %s successful", job.task_id, shown(job.function))
         else:
-            log.info("task %s: %s failed: %s", job.task_id, job.function, outcome.reason)
+            log.info("task %s: %s failed: %s", job.task_id, shown(job.function), shown(outcome.reason, 300))
         self.finish(job.task_id, outcome)
 
     def kill(self, task_id: str, reason: str) -> bool:

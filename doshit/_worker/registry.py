@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, overload
@@ -9,6 +10,14 @@ from typing import Any, TypeVar, overload
 from .._errors import RegistryError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class Registry:
@@ -83,6 +92,9 @@ class Registry:
         from .._core.codec import encode
         from .runner import run_call
 
+        if inspect.iscoroutinefunction(self._functions.get(name)) and _loop_running():
+            raise RuntimeError(f"registry.call cannot run the async function {name} inside a running event loop; "
+                               f"use await registry.acall({name!r}, ...)")  # fmt: skip
         return run_call(self, name, encode(kwargs)).result()
 
     async def acall(self, name: str, /, **kwargs: Any) -> Any:

@@ -19,8 +19,9 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
@@ -126,23 +127,44 @@ def this_host() -> tuple[str, str, int]:
     return socket.gethostname(), ipaddress(), os.getpid()
 
 
-class Registration:
-    """The worker hash: written whole at start, deleted at the end (the Heartbeat renews it)."""
+PRUNE_AFTER = 3600
+"""Seconds after its hash expired that a dead worker's id is taken off the workers index."""
 
-    def __init__(self, conn: redis.asyncio.Redis, key: str, info: WorkerInfo) -> None:
+
+def _registration(pipe: Any, keys: Keys, info: WorkerInfo, whole: bool) -> None:
+    """Queue the commands that write the worker hash (``whole``, or only its heartbeat), renew its
+    expiry and its entry in the workers index."""
+    now = codec.now_timestamp()
+    key = keys.worker(info.worker_id)
+    if whole:
+        pipe.hset(key, mapping=info.fields(now))
+    else:
+        pipe.hset(key, WorkerField.HEARTBEAT, now)
+    pipe.expire(key, info.expiry)
+    pipe.zadd(keys.workers, {info.worker_id: time.time() + info.expiry})
+
+
+class Registration:
+    """The worker hash and the worker's entry in the workers index: written at start, deleted at the
+    end (the Heartbeat renews them)."""
+
+    def __init__(self, conn: redis.asyncio.Redis, keys: Keys, info: WorkerInfo) -> None:
         self.conn = conn
-        self.key = key
+        self.keys = keys
+        self.key = keys.worker(info.worker_id)
         self.info = info
 
     async def register(self) -> None:
         pipe = self.conn.pipeline(transaction=True)
-        pipe.hset(self.key, mapping=self.info.fields(codec.now_timestamp()))  # type: ignore[arg-type]
-        pipe.expire(self.key, self.info.expiry)
+        _registration(pipe, self.keys, self.info, whole=True)
         await pipe.execute()
 
     async def unregister(self) -> None:
+        pipe = self.conn.pipeline(transaction=True)
+        pipe.delete(self.key)
+        pipe.zrem(self.keys.workers, self.info.worker_id)
         try:
-            await asyncio.wait_for(self.conn.delete(self.key), 5)
+            await asyncio.wait_for(pipe.execute(), 5)
         except (redis.RedisError, OSError, asyncio.TimeoutError) as exc:
             log.warning("could not delete worker hash %s: %s (it expires by itself)", self.key, exc)
 
@@ -152,10 +174,10 @@ class Heartbeat:
     own: an ``async def`` task that blocks the event loop, or a loop busy with thousands of tasks,
     cannot hold it back, so a worker hash that expired means a worker that is gone."""
 
-    def __init__(self, settings: Settings, key: str, info: WorkerInfo) -> None:
+    def __init__(self, settings: Settings, info: WorkerInfo) -> None:
         timeout = max(1.0, info.heartbeat_interval)
         self.conn = connect(settings, socket_timeout=timeout, socket_connect_timeout=timeout)
-        self.key = key
+        self.keys = settings.keys
         self.info = info
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="doshit-heartbeat", daemon=True)
@@ -165,13 +187,12 @@ class Heartbeat:
 
     def beat(self) -> None:
         with self.conn.pipeline(transaction=True) as pipe:
-            pipe.hset(self.key, WorkerField.HEARTBEAT, codec.now_timestamp())
-            pipe.expire(self.key, self.info.expiry)
-            created, _ = pipe.execute()
+            _registration(pipe, self.keys, self.info, whole=False)
+            pipe.zremrangebyscore(self.keys.workers, "-inf", time.time() - PRUNE_AFTER)
+            created, *_ = pipe.execute()
         if created:  # the hash was gone (expired while Redis was away, or flushed): write it whole
             with self.conn.pipeline(transaction=True) as pipe:
-                pipe.hset(self.key, mapping=self.info.fields(codec.now_timestamp()))  # type: ignore[arg-type]
-                pipe.expire(self.key, self.info.expiry)
+                _registration(pipe, self.keys, self.info, whole=True)
                 pipe.execute()
 
     def _run(self) -> None:

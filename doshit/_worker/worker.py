@@ -149,11 +149,11 @@ class Worker:
         conn = connect_async(self.settings, client_name=f"doshit-worker:{self.id}")
         host, address, pid = this_host()
         info = WorkerInfo(
-            host, address, pid, self.queue, self.registry.names(), self.pool.kind, self.concurrency,
+            self.id, host, address, pid, self.queue, self.registry.names(), self.pool.kind, self.concurrency,
             self.heartbeat_interval, __version__,
         )  # fmt: skip
-        registration = Registration(conn, self.protocol.worker_key, info)
-        heartbeat = Heartbeat(self.settings, self.protocol.worker_key, info)
+        registration = Registration(conn, self.keys, info)
+        heartbeat = Heartbeat(self.settings, info)
         self._finisher = finisher = Finisher(conn, self.protocol, self.result_ttl, lambda: bool(consumer.running))
         self._consumer = consumer = Consumer(
             conn, self.protocol, self.pool, finisher.put, burst=self.burst, poll_timeout=self.poll_timeout

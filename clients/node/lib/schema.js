@@ -88,6 +88,12 @@ module.exports = freeze({
       "type": "hash",
       "legacy": true,
       "doc": "One live worker. Expires unless its heartbeat renews it; deleted on clean shutdown."
+    },
+    "workers": {
+      "pattern": "{prefix}:workers",
+      "type": "zset",
+      "legacy": false,
+      "doc": "Ids of the workers of this prefix, scored by when their worker hash expires (unix seconds, renewed with each heartbeat): an index to find the live workers without scanning keys. A member whose hash is gone is a worker that died."
     }
   },
   "channels": {
