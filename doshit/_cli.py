@@ -21,6 +21,7 @@ from ._core.schema import (
     DEFAULT_PREFIX,
     DEFAULT_QUEUE,
     DEFAULT_URL,
+    HEARTBEAT_INTERVAL,
     MAX_ARGS_BYTES,
     MAX_DEPTH,
     MAX_RESULT_BYTES,
@@ -111,6 +112,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     limits.add_argument("--max-memory-per-child", type=_positive, metavar="BYTES",
                         help="process pool: replace a child process whose resident memory is above this after a "
                         "task (default: never)")  # fmt: skip
+    parser.add_argument("--heartbeat-interval", type=_seconds, default=HEARTBEAT_INTERVAL, metavar="SECONDS",
+                        help="renew the worker hash this often; it expires after 3 intervals without (default "
+                        "%(default)s)")  # fmt: skip
     parser.add_argument("--log-format", choices=LOG_FORMATS, default=LOG_FORMATS[0],
                         help="text (default) or json: one JSON object per line, for log shippers")  # fmt: skip
     parser.add_argument("--verbose", "-v", action="store_true", help="log every task")
@@ -154,6 +158,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, app: AppRef,
             max_tasks_per_child=args.max_tasks_per_child,
             max_memory_per_child=args.max_memory_per_child,
             log_format=args.log_format,
+            heartbeat_interval=args.heartbeat_interval,
         )
         worker.run()
     except (DoshitError, ValueError) as exc:

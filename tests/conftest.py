@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,18 @@ class WorkerProcess:
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+
+    @classmethod
+    def start_cli(cls, log_path: Path, *args: str) -> WorkerProcess:
+        """``doshit-worker ARGS`` in the background, without waiting for anything."""
+        return cls([sys.executable, "-m", "doshit._cli", *args], log_path, {**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    @staticmethod
+    def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """``doshit-worker ARGS`` to its end: for the ones that must exit by themselves."""
+        return subprocess.run(
+            [sys.executable, "-m", "doshit._cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -201,3 +214,125 @@ def assert_clean(r: redis.Redis, prefix: str, queue: str = "default") -> None:
     """Nothing left behind on the queue's lists."""
     assert r.lrange(f"{prefix}:{queue}:executing", 0, -1) == []
     assert r.lrange(f"{prefix}:{queue}:pending", 0, -1) == []
+
+
+# --------------------------------------------------------------------------- shared workers
+
+
+def launch(redis_url: str, r: redis.Redis, prefix: str, log_path: Path, *extra: str) -> tuple[WorkerProcess, str]:
+    """A doshit-worker process on ``prefix``, once its worker hash exists; returns it and its id."""
+    args = [sys.executable, "-m", "doshit._cli", "--app", "tests.apps.basic", "--redis-url", redis_url,
+            "--prefix", prefix, *extra]  # fmt: skip
+    worker = WorkerProcess(args, log_path, {**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def registered() -> list[str]:
+        if worker.proc.poll() is not None:
+            raise AssertionError(f"worker exited with {worker.proc.returncode}:\n{worker.log()}")
+        return list(r.keys(f"{prefix}:worker:*"))
+
+    keys = wait_for(registered, what="the worker hash")
+    assert len(keys) == 1
+    return worker, keys[0].rsplit(":", 1)[1]
+
+
+def finished(r: redis.Redis, prefix: str, task_id: str, timeout: float = 15) -> dict[str, str]:
+    key = f"{prefix}:task:{task_id}"
+
+    def read() -> dict[str, str] | None:
+        fields = r.hgetall(key)
+        return fields if fields.get("state") == "finished" else None
+
+    found: dict[str, str] = wait_for(read, timeout, f"task {task_id} to finish")
+    return found
+
+
+def wait_state(r: redis.Redis, prefix: str, task_id: str, state: str) -> None:
+    wait_for(lambda: r.hget(f"{prefix}:task:{task_id}", "state") == state, what=f"task {task_id} to be {state}")
+
+
+@dataclass
+class Served:
+    """A running worker and what a test needs to talk to it."""
+
+    pool: str
+    prefix: str
+    worker: WorkerProcess
+    worker_id: str
+    client: Client
+    r: redis.Redis
+
+    def push(self, fields: dict[str, str], queue: str = "default") -> str:
+        """Write a task by hand, as with redis-cli: HSET the hash, LPUSH the id."""
+        task_id = str(uuid.uuid4())
+        self.r.hset(f"{self.prefix}:task:{task_id}", mapping=fields)
+        self.r.lpush(f"{self.prefix}:{queue}:pending", task_id)
+        return task_id
+
+    def call(self, function: str, **kwargs: Any) -> Any:
+        """Submit, wait, and return the result; the task must have run on this worker."""
+        task = self.client.submit(function, **kwargs)
+        value = task.wait_result(timeout=15)
+        assert task.info().worker == self.worker_id
+        return value
+
+    def serves(self) -> None:
+        """The same worker process is alive and runs the next task."""
+        assert self.worker.proc.poll() is None, self.worker.log()
+        text = f"still here {uuid.uuid4()}"
+        assert self.call("echo", text=text) == text
+        assert_clean(self.r, self.prefix)
+
+    def failed(self, task_id: str, reason: str, timeout: float = 15) -> dict[str, str]:
+        """Wait for the task; it must be finished failed with exactly ``reason`` by this worker, the
+        lists must be clean, and the worker must still serve. Returns the task hash."""
+        fields = finished(self.r, self.prefix, task_id, timeout)
+        assert fields["result"] == "failed", fields
+        assert fields["error-reason"] == reason
+        assert "result-value" not in fields
+        assert fields["worker"] == self.worker_id
+        assert_clean(self.r, self.prefix)
+        self.serves()
+        return fields
+
+
+@pytest.fixture(scope="module")
+def shared(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Served]]:
+    """shared("process") / shared("inline"): one worker of that pool kind for the whole module,
+    started on first use. The process pool has one child, so a replaced child is visible."""
+    started: dict[str, Served] = {}
+    options = {"process": ("--concurrency", "1"), "inline": ("--pool", "inline", "--concurrency", "4")}
+
+    def get(pool: str) -> Served:
+        if pool not in started:
+            prefix = f"t{uuid.uuid4().hex[:12]}"
+            r = redis.Redis.from_url(redis_url, decode_responses=True)
+            log_path = tmp_path_factory.mktemp("workers") / f"{pool}.log"
+            worker, worker_id = launch(redis_url, r, prefix, log_path, *options[pool])
+            wait_listening(r, prefix)
+            started[pool] = Served(pool, prefix, worker, worker_id, Client(redis_url, prefix=prefix), r)
+        served = started[pool]
+        if served.worker.proc.poll() is not None:  # fail at once rather than wait for tasks nobody takes
+            pytest.fail(f"the shared {pool} worker died in an earlier test:\n{served.worker.log()}")
+        return served
+
+    yield get
+    for served in started.values():
+        served.worker.stop()
+        served.client.close()
+        served.r.close()
+
+
+@pytest.fixture(params=["process", "inline"])
+def served(request: pytest.FixtureRequest, shared: Callable[[str], Served]) -> Served:
+    """The shared worker of either pool kind."""
+    return shared(request.param)
+
+
+@pytest.fixture
+def process_served(shared: Callable[[str], Served]) -> Served:
+    return shared("process")
+
+
+@pytest.fixture
+def inline_served(shared: Callable[[str], Served]) -> Served:
+    return shared("inline")

@@ -24,8 +24,8 @@ import redis
 from doshit import Client, TaskFailed, TaskTimeout
 from doshit._core.codec import decode, encode, format_timestamp, parse_timestamp
 
-from .conftest import ROOT, WorkerProcess, assert_clean, submit_running, wait_for, wait_listening
-from .test_worker_failures import KILLED, finished
+from .conftest import ROOT, WorkerProcess, assert_clean, finished, submit_running, wait_for, wait_listening
+from .test_worker_failures import KILLED
 from .vectors import ids, load
 
 NODE = shutil.which("node")

@@ -23,8 +23,16 @@ import redis
 from doshit import Client
 from doshit.testing import PrivateRedis, free_port
 
-from .conftest import WorkerProcess, assert_clean, submit_running, wait_for, wait_listening
-from .test_worker_failures import finished, launch, wait_state
+from .conftest import (
+    WorkerProcess,
+    assert_clean,
+    finished,
+    launch,
+    submit_running,
+    wait_for,
+    wait_listening,
+    wait_state,
+)
 
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 TERMINATED = "task / process was killed before completion"

@@ -15,7 +15,7 @@ from .._core import flows as f
 from .._core.taskinfo import TaskInfo
 from .._errors import ConfigError
 from .._redis import SUBSCRIPTION_ERRORS, connect_async, run_scripts
-from .sync import ClientBase, TaskHandle, warn_unserved
+from .sync import CLIENT_NAME, ClientBase, TaskHandle, warn_unserved
 from .watch import FlowRun, FlowWatches, SubscriptionState, WatchTable
 
 T = TypeVar("T")
@@ -88,8 +88,10 @@ class AsyncClient(ClientBase):
     """
 
     def _open(self) -> None:
-        self.redis = connect_async(self.settings, pool_size=self.max_connections)
-        self._subscriber = _AsyncSubscriber(lambda: connect_async(self.settings), self.keys.results)
+        self.redis = connect_async(self.settings, pool_size=self.max_connections, client_name=CLIENT_NAME)
+        self._subscriber = _AsyncSubscriber(
+            lambda: connect_async(self.settings, retries=0, client_name=CLIENT_NAME), self.keys.results
+        )
 
     async def _do(self, step: f.Step, watches: FlowWatches[asyncio.Event]) -> Any:
         """The I/O of one step of a flow; returns its reply."""

@@ -28,6 +28,8 @@ from .watch import FlowRun, FlowWatches, SubscriptionState, thread_safe_table
 T = TypeVar("T")
 log = logging.getLogger("doshit.client")
 
+CLIENT_NAME = "doshit-client"
+"""The name a client's connections give themselves (CLIENT LIST shows it; workers are doshit-worker:ID)."""
 MAX_CONNECTIONS = 10
 """Default number of command connections an AsyncClient opens at most (the sync Client uses one);
 the results subscription has one more of its own."""
@@ -161,7 +163,9 @@ class Client(ClientBase):
     def _open(self) -> None:
         self._redis: redis.Redis | None = None
         self._redis_lock = threading.Lock()
-        self._subscriber = _Subscriber(lambda: connect(self.settings), self.keys.results)
+        self._subscriber = _Subscriber(
+            lambda: connect(self.settings, retries=0, client_name=CLIENT_NAME), self.keys.results
+        )
 
     @property
     def redis(self) -> redis.Redis:
@@ -171,7 +175,7 @@ class Client(ClientBase):
         if self._redis is None:
             with self._redis_lock:
                 if self._redis is None:
-                    self._redis = connect(self.settings, single_connection_client=True)
+                    self._redis = connect(self.settings, single_connection_client=True, client_name=CLIENT_NAME)
         return self._redis
 
     def _do(self, step: f.Step, watches: FlowWatches[threading.Event]) -> Any:

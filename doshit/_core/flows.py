@@ -191,7 +191,8 @@ def submit(
     yield Subscribe()
     yield Watch(keys.task(task_id), keep=True)
     reply: Reply = yield RunScript(call)
-    if reply.status == SubmitReply.EXISTS:
+    if reply.status == SubmitReply.EXISTS and options.task_id is not None:
+        # (a generated id exists only when a send whose reply was lost was made again: it is ours)
         raise TaskExists(f"task {task_id} already exists; nothing was submitted")
     return task_id
 

@@ -21,8 +21,7 @@ def is_utf8(text: str) -> bool:
 def shown(text: str, limit: int = NAME_CHARS) -> str:
     """A repr of at most ``limit`` characters of the text: control characters and undecodable bytes
     escaped, so it stays on one line and cannot fake another one."""
-    cut = text[:limit]
-    quoted = repr(cut.encode("utf-8", "backslashreplace").decode("utf-8"))
+    quoted = repr(text[:limit])
     return quoted if len(text) <= limit else f"{quoted}... ({len(text)} characters)"
 
 

@@ -43,6 +43,8 @@ PR_SET_CHILD_SUBREAPER = 36
 task_log = logging.getLogger("doshit.task")
 _current: str | None = None
 """The id of the task running now, for the SIGINT handler and the log labels."""
+_busy = False
+"""True while a request is handled: then the processes a task started are its own to wait for."""
 
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
@@ -104,6 +106,11 @@ def die_with_parent(parent: int) -> None:
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1)
     if os.getppid() != parent:  # it died before we asked
         os._exit(1)
+
+
+def _on_sigchld(signum: int, frame: FrameType | None) -> None:
+    if not _busy:  # between tasks: what ends now was left behind by a task that is over
+        reap()
 
 
 def reap() -> None:
@@ -170,12 +177,17 @@ def serve(registry: Registry, requests: BinaryIO, replies: BinaryIO, started: mm
         if message is None:
             return
         request = Request(*message)
-        if started is not None:  # tells the worker, should we die, that this task did start
-            STARTED.pack_into(started, 0, request.seq)
-        if request.memory_limit:
-            outcome = run_limited(registry, request, loop, limits)
-        else:
-            outcome = _run(registry, request, loop, limits)
+        global _busy
+        _busy = True
+        try:
+            if started is not None:  # tells the worker, should we die, that this task did start
+                STARTED.pack_into(started, 0, request.seq)
+            if request.memory_limit:
+                outcome = run_limited(registry, request, loop, limits)
+            else:
+                outcome = _run(registry, request, loop, limits)
+        finally:
+            _busy = False
         reap()
         write_frame(replies, outcome_message(outcome))
 
@@ -209,6 +221,7 @@ def main(argv: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - reported to the worker, which decides
         write_frame(replies, hello_error(f"{type(exc).__name__}: {exc}"))
         return 1
+    signal.signal(signal.SIGCHLD, _on_sigchld)  # after the import, which may wait for processes of its own
     started_fd = _option(argv, "--started")
     started = mmap.mmap(int(started_fd), STARTED.size) if started_fd is not None else None
     serve(registry, requests, replies, started, Limits.from_argv(argv))

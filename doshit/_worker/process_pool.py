@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import mmap
 import os
@@ -43,6 +44,21 @@ def resident_memory(pid: int) -> int | None:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
+class _ChildProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """The child's pipes as asyncio streams, and ``exited``, set as soon as the process has exited.
+    (asyncio's own Process.wait() waits for the pipes to close too, which a process the child started
+    may hold open for as long as it lives.)"""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=2**16, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
 class ChildDied(Exception):
     """The child process ended while a call was in flight (or at start)."""
 
@@ -68,6 +84,7 @@ class Child:
         self.kill_reason: str | None = None
         self.tasks = 0
         """Tasks it ran since it started."""
+        self._exited: asyncio.Future[None] | None = None
         self._started: mmap.mmap | None = None
         self._seq = 0
 
@@ -79,37 +96,47 @@ class Child:
         fd = started_page()
         try:
             self._started = mmap.mmap(fd, STARTED.size)
-            self.proc = await asyncio.create_subprocess_exec(
+            loop = asyncio.get_running_loop()
+            transport, protocol = await loop.subprocess_exec(
+                lambda: _ChildProtocol(loop),
                 sys.executable, "-m", "doshit._worker.child", *self.app.argv(),
                 "--parent", str(os.getpid()), "--started", str(fd), "--log-format", self.options.log_format,
                 *self.options.limits.argv(),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True, pass_fds=(fd,),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,  # stderr: the worker's
+                start_new_session=True, pass_fds=(fd,),
             )  # fmt: skip
         finally:
             os.close(fd)  # the mappings keep the page
+        self.proc = asyncio.subprocess.Process(transport, protocol, loop)
         self.tasks = 0
-        self._watch_exit(self.proc)
+        self._exited = protocol.exited
+        self._exited.add_done_callback(functools.partial(self._on_exit, self.proc))
         try:
             hello = await self._read()
         except ChildDied:
-            hello = {"error": f"exited with code {await self.proc.wait()} before it was ready"}
+            hello = {"error": f"exited with code {await self.returncode()} before it was ready"}
         if "error" in hello:
             await self.stop()
             raise ChildDied(f"child process could not load {self.app.spec}: {hello['error']}")
         log.debug("child %d started as pid %d", self.number, self.proc.pid)
 
-    def _watch_exit(self, proc: asyncio.subprocess.Process) -> None:
-        """When the child exits, end its output too, a moment later: a process it started may hold the
-        pipe open, and the worker must not wait for that one to learn that its child is dead."""
-        loop = asyncio.get_running_loop()
-        stdout = proc.stdout
+    @staticmethod
+    def _on_exit(proc: asyncio.subprocess.Process, exited: asyncio.Future[None]) -> None:
+        """The child exited: end its output too, a moment later (a process it started may hold the pipe
+        open, and the worker must not wait for that one to learn that its child is dead), and kill
+        what is left of its process group."""
+        if proc.stdout is not None:
+            asyncio.get_running_loop().call_later(EXIT_GRACE, proc.stdout.feed_eof)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
-        def exited(_: object) -> None:
-            if stdout is not None:
-                loop.call_later(EXIT_GRACE, stdout.feed_eof)
-            self.kill_group()
-
-        asyncio.ensure_future(proc.wait()).add_done_callback(exited)
+    async def returncode(self) -> int:
+        """The child's exit status, once it has exited."""
+        assert self.proc is not None and self._exited is not None
+        await asyncio.shield(self._exited)
+        code = self.proc.returncode
+        assert code is not None
+        return code
 
     @property
     def worn_out(self) -> bool:
@@ -139,7 +166,7 @@ class Child:
             self.tasks += 1
             return outcome
         except (ChildDied, ConnectionError):
-            code = await self.proc.wait()
+            code = await self.returncode()
             if STARTED.unpack_from(self._started)[0] != self._seq:  # died before it began this task
                 raise NotHandedOver from None
             log.warning(
@@ -171,10 +198,10 @@ class Child:
         if self.proc.stdin is not None:
             self.proc.stdin.close()
         try:
-            await asyncio.wait_for(self.proc.wait(), 2.0)
+            await asyncio.wait_for(self.returncode(), 2.0)
         except asyncio.TimeoutError:
             self.signal(signal.SIGKILL)
-            await self.proc.wait()
+            await self.returncode()
         self.kill_group()
 
 

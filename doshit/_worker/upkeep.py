@@ -164,9 +164,9 @@ class Registration:
         pipe.delete(self.key)
         pipe.zrem(self.keys.workers, self.info.worker_id)
         try:
-            await asyncio.wait_for(pipe.execute(), 5)
+            await asyncio.wait_for(pipe.execute(), 2)
         except (redis.RedisError, OSError, asyncio.TimeoutError) as exc:
-            log.warning("could not delete worker hash %s: %s (it expires by itself)", self.key, exc)
+            log.warning("could not delete worker hash %s (%s); it expires by itself", self.key, exc or "no answer")
 
 
 class Heartbeat:
@@ -211,8 +211,8 @@ class Heartbeat:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        if self._thread.is_alive():  # (a beat waiting for a Redis that does not answer is left to its timeout)
+            self._thread.join(timeout=1)
         self.conn.close()
 
 
@@ -237,10 +237,11 @@ class Commands:
         try:
             await pubsub.subscribe(self.keys.cmd)
             retry.succeeded()
-            await self.missed_kills()
             async for message in pubsub.listen():
                 if message["type"] == "message":
                     self.heard(message["data"])
+                elif message["type"] == "subscribe":  # also after redis-py reconnected by itself
+                    await self.missed_kills()
         finally:
             await pubsub.aclose()
 

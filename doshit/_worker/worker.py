@@ -36,6 +36,8 @@ log = logging.getLogger("doshit.worker")
 
 POOLS = ("process", "inline")
 """The kinds of pool; the first is the default."""
+STOP_GRACE = 2.0
+"""Seconds beyond the poll timeout the consumer may take to come back after a stop request."""
 SHUTDOWN_TIMEOUT = 10.0
 """Default seconds running tasks may take to finish after a stop request before they are killed."""
 
@@ -180,7 +182,7 @@ class Worker:
                 self.id, self.queue, self.settings.describe(), self.keys.prefix,
                 self.pool.kind, self.concurrency, ", ".join(self.registry.names()),
             )  # fmt: skip
-            await consumer.run()
+            await self._consume()
             await self._shut_down()
         finally:
             heartbeat.stop()
@@ -205,6 +207,22 @@ class Worker:
                 raise
             raise ConfigError(f"{problem} ({self.settings.describe()})") from None
         return True
+
+    async def _consume(self) -> None:
+        """Take tasks until told to stop (or, with burst, until the queue is empty). A consumer that
+        does not come back from Redis within a poll timeout after the stop request (Redis hangs) is
+        cancelled: ids it popped but could not claim stay on executing, where recovery finds them."""
+        consuming = asyncio.create_task(self._consumer.run(), name="consumer")
+        stopping = asyncio.ensure_future(self._stopped.wait())
+        await asyncio.wait((consuming, stopping), return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not consuming.done():
+            await asyncio.wait((consuming,), timeout=self.poll_timeout + STOP_GRACE)
+        if not consuming.done():
+            log.warning("Redis does not answer: stopped taking tasks without waiting for it")
+            await _cancel([consuming])
+            return
+        consuming.result()  # the consumer's own error, if any
 
     async def _shut_down(self) -> None:
         """The consumer takes no more tasks: finish those in flight, then give back the ones that never

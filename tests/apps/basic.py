@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from datetime import datetime, timedelta
@@ -132,3 +134,52 @@ def chatter(text: str) -> dict[str, Any]:
     print("chatter on stdout:", text, flush=True)
     os.write(1, FORGED_FRAME)
     return {"text": text, "stdin": sys.stdin.read()}
+
+
+@registry.task
+def talk(text: str) -> str:
+    """Prints and logs: both must reach the worker's log labelled with the task's id."""
+    print("printed:", text)
+    logging.getLogger("tests.apps").warning("logged: %s", text)
+    return text
+
+
+@registry.task
+def big_result(size: int) -> str:
+    return "x" * size
+
+
+@registry.task
+async def block_loop(seconds: float, marker: str | None = None) -> float:
+    """An async task that blocks its event loop, as badly written async code does."""
+    announce(marker)
+    time.sleep(seconds)
+    return seconds
+
+
+_held: list[bytearray] = []
+
+
+@registry.task
+def hold(megabytes: int) -> int:
+    """Keeps the memory after the task: the child process grows."""
+    _held.append(bytearray(b"\1" * megabytes * 1024 * 1024))
+    return os.getpid()
+
+
+@registry.task
+def orphan_and_die(marker: str, code: int = 5) -> None:
+    """Forks a process that keeps every descriptor of this one (the worker's pipe too) and sleeps,
+    then dies: the worker must still notice at once, and the straggler must not outlive the task."""
+    straggler = os.fork()
+    if straggler == 0:
+        time.sleep(120)
+        os._exit(0)
+    Path(marker).write_text(str(straggler))
+    os._exit(code)
+
+
+@registry.task
+def leave_zombie() -> int:
+    """Starts a short process and never waits for it."""
+    return subprocess.Popen(["true"]).pid
