@@ -16,25 +16,45 @@ declare namespace doshit {
   type Value = null | boolean | number | bigint | string | Date | Value[] | { [key: string]: Value | undefined };
 
   interface ClientOptions {
-    /** redis://, rediss:// or unix:///path?db=N. Default: DOSHIT_REDIS_URL, else redis://127.0.0.1:6379/0. */
+    /**
+     * redis://, rediss:// or unix:///path?db=N. Default: DOSHIT_REDIS_URL, else redis://127.0.0.1:6379/0.
+     * A rediss:// URL may name TLS files as redis-py does: ?ssl_ca_certs=, ssl_certfile=, ssl_keyfile=
+     * (read at createClient), and ssl_cert_reqs=none, ssl_check_hostname=false. Percent-encode '/'
+     * and '@' in a password.
+     */
     url?: string;
     /** Key prefix. Default: DOSHIT_APP_PREFIX, else 'doshit'. */
     prefix?: string;
-    /** Queue submits go to. Default: DOSHIT_QUEUE, else 'default'. */
+    /** Queue submits go to. Default: DOSHIT_QUEUE, else 'default'. Not a reserved name (schema.names.reserved_queues). */
     queue?: string;
-    /** Bytes of address space each submitted task may use. Default: DOSHIT_TASK_VIRTUAL_MEMORY_LIMIT. */
-    virtualMemoryLimit?: number;
-    /** More node-redis options for both connections (they override the URL's). */
+    /** Bytes of address space each submitted task may use (1 to 2^63-1). Default: DOSHIT_TASK_VIRTUAL_MEMORY_LIMIT. */
+    virtualMemoryLimit?: number | bigint;
+    /**
+     * The largest args a submit writes, in UTF-8 bytes of their JSON; a larger one is refused with a
+     * RangeError before anything is written. Default: schema.limits.max_args_bytes (16 MiB).
+     */
+    maxArgsBytes?: number;
+    /**
+     * More node-redis options for both connections; they override the URL's (`socket` is merged
+     * key by key), e.g. `{ socket: { tls: true, ca, cert, key } }` for TLS.
+     */
     redis?: RedisClientOptions;
   }
 
   interface SubmitOptions {
     queue?: string;
-    /** Your own id; refused with TaskExistsError if a task with it exists. Default: a uuid4. */
+    /**
+     * Your own id: 1 to 256 characters, no whitespace or control characters, well-formed Unicode
+     * (else a RangeError); refused with TaskExistsError if a task with it exists. Default: a uuid4.
+     */
     taskId?: string;
     username?: string;
+    /** Bytes, a whole number from 1 to 2^63-1 (else a RangeError). */
     virtualMemoryLimit?: number | bigint;
-    /** Seconds to keep the finished task hash; 0 keeps it forever. Default: the worker's (7 days). */
+    /**
+     * Seconds to keep the finished task hash, a whole number from 0 (forever) to
+     * schema.limits.result_ttl_max_seconds (else a RangeError). Default: the worker's (7 days).
+     */
     resultTtl?: number | bigint;
   }
 
@@ -47,33 +67,24 @@ declare namespace doshit {
 
   type CancelOutcome = 'cancelled' | 'killing' | 'finished' | 'missing';
 
-  /** A snapshot of a task hash: `fields` raw, every schema field decoded (null when absent). */
-  class TaskInfo implements TaskFields {
-    constructor(id: string, fields: Record<string, string>);
+  /**
+   * A snapshot of a task hash: `fields` raw, every schema field decoded (null when absent). Reading a
+   * field that does not decode, or whose bytes were not valid UTF-8, throws a DecodeError naming it.
+   */
+  class TaskInfo {
+    /** `fields`: field name -> its text, or its bytes as Redis holds them (decoded as UTF-8). */
+    constructor(id: string, fields: Record<string, string | Uint8Array>);
     readonly id: string;
+    /** The raw text of each field (bytes that were not UTF-8 read as U+FFFD). */
     readonly fields: Readonly<Record<string, string>>;
     readonly finished: boolean;
     /** The return value of a successful task; throws TaskFailedError for a failed one. */
     outcome(): unknown;
     /** Every field the hash has, decoded. */
     toObject(): { id: string } & Partial<TaskFields>;
-    readonly function: TaskFields['function'];
-    readonly state: TaskFields['state'];
-    readonly args: TaskFields['args'];
-    readonly pendingCreated: TaskFields['pendingCreated'];
-    readonly executingCreated: TaskFields['executingCreated'];
-    readonly finishedCreated: TaskFields['finishedCreated'];
-    readonly result: TaskFields['result'];
-    readonly resultValue: TaskFields['resultValue'];
-    readonly errorReason: TaskFields['errorReason'];
-    readonly errorException: TaskFields['errorException'];
-    readonly username: TaskFields['username'];
-    readonly virtualMemoryLimit: TaskFields['virtualMemoryLimit'];
-    readonly schemaVersion: TaskFields['schemaVersion'];
-    readonly queue: TaskFields['queue'];
-    readonly worker: TaskFields['worker'];
-    readonly resultTtl: TaskFields['resultTtl'];
   }
+  /** One read-only property per schema field (lib/fields.d.ts, generated). */
+  interface TaskInfo extends TaskFields {}
 
   class Task<R = unknown> {
     readonly client: Client;

@@ -2,12 +2,13 @@
 // The Node.js client: submit tasks, await their results, read and cancel them.
 
 const { EventEmitter } = require('node:events');
-const { createClient: createRedis } = require('@redis/client');
+const { inspect } = require('node:util');
+const { createClient: createRedis, RESP_TYPES } = require('@redis/client');
 const schema = require('./schema');
 const codec = require('./codec');
-const { connectionOptions, resolve } = require('./config');
-const { checkTaskId } = require('./keys');
-const { DoshitError, TaskExistsError, TaskNotFoundError, TaskTimeoutError } = require('./errors');
+const { configProblem, connectionOptions, resolve } = require('./config');
+const { checkQueue, checkTaskId } = require('./keys');
+const { DecodeError, DoshitError, TaskExistsError, TaskNotFoundError, TaskTimeoutError } = require('./errors');
 const { FIELD, STATE, SUBMIT_OPTIONS, TaskInfo, checkOptions, newTaskId, submitFields } = require('./protocol');
 const { Results } = require('./results');
 const { runScript, scriptCall } = require('./scripts');
@@ -15,14 +16,12 @@ const { runScript, scriptCall } = require('./scripts');
 const CALL_OPTIONS = [...SUBMIT_OPTIONS, 'timeout'];
 const WAIT_OPTIONS = ['timeout'];
 
-function fieldsOf(reply) {
-  if (Array.isArray(reply)) {
-    const fields = {};
-    for (let i = 0; i < reply.length; i += 2) fields[String(reply[i])] = String(reply[i + 1]);
-    return fields;
-  }
-  return reply || {};
-}
+/**
+ * Command options that read a reply as bytes, maps as flat arrays: a task hash is read this way, so
+ * that a value which is not UTF-8 is known (node-redis would replace its bad bytes silently) and a
+ * field named __proto__ stays a field. Only task hash reads take this path; it costs a little.
+ */
+const AS_BYTES = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.MAP]: Array } };
 
 function checkTimeout(timeout) {
   if (timeout === undefined || timeout === null) return null;
@@ -53,9 +52,17 @@ async function connect(settings, report, events = {}) {
     await redis.connect();
   } catch (error) {
     redis.destroy();
+    const problem = configProblem(error, settings.describe);
+    if (problem) throw problem;
     throw new DoshitError(`cannot connect to Redis at ${settings.describe}: ${error.message}`, { cause: error });
   }
   return redis;
+}
+
+/** null for the DecodeError of a key that is not a hash; any other error goes on. */
+function notAHash(error) {
+  if (error instanceof DecodeError) return null;
+  throw error;
 }
 
 // A dropped Task handle ends the keep of its key (its result will never be awaited).
@@ -95,22 +102,35 @@ class Client extends EventEmitter {
     return this.#redis;
   }
 
+  /** A command on a task's hash; a DecodeError when the key holds something else than a hash. */
+  async #onTask(taskId, command, options) {
+    try {
+      return await this.#redis.sendCommand(command, options);
+    } catch (error) {
+      if (!String(error.message).startsWith('WRONGTYPE')) throw error;
+      throw new DecodeError(`task ${taskId}: its key ${this.keys.task(taskId)} is not a hash`, { cause: error });
+    }
+  }
+
+  /** The task hash as a TaskInfo, or null when there is none. */
   async #read(taskId) {
-    const fields = fieldsOf(await this.#redis.sendCommand(['HGETALL', this.keys.task(taskId)]));
-    return Object.keys(fields).length ? fields : null;
+    const reply = await this.#onTask(taskId, ['HGETALL', this.keys.task(taskId)], AS_BYTES);
+    return reply.length ? new TaskInfo(taskId, reply) : null;
   }
 
   /**
    * Queue a call of `fn` with named arguments; resolves once it is queued, with its Task.
    * Options: queue, taskId (refused with TaskExistsError if taken), username,
    * virtualMemoryLimit (bytes), resultTtl (seconds to keep the finished hash; 0 keeps it).
+   * Arguments whose JSON is over the client's maxArgsBytes are refused with a RangeError.
    */
   async submit(fn, args = {}, options = {}) {
     const { queue = this.queue, taskId, username, resultTtl } = checkOptions(options, SUBMIT_OPTIONS);
     const virtualMemoryLimit = options.virtualMemoryLimit ?? this.#settings.virtualMemoryLimit;
     const id = taskId === undefined ? newTaskId() : checkTaskId(taskId);
     const pending = this.keys.pending(queue);
-    const fields = submitFields(fn, args, { queue, username, virtualMemoryLimit, resultTtl });
+    const { maxArgsBytes } = this.#settings;
+    const fields = submitFields(fn, args, { queue, username, virtualMemoryLimit, resultTtl, maxArgsBytes });
     const key = this.keys.task(id);
     const call = scriptCall('submit', {
       keys: { task: key, pending },
@@ -150,14 +170,14 @@ class Client extends EventEmitter {
   /** The whole task hash, decoded (a TaskInfo); rejects with TaskNotFoundError if there is none. */
   async getTask(taskId) {
     checkTaskId(taskId);
-    const fields = await this.#read(taskId);
-    if (fields === null) throw new TaskNotFoundError(taskId);
-    return new TaskInfo(taskId, fields);
+    const info = await this.#read(taskId);
+    if (info === null) throw new TaskNotFoundError(taskId);
+    return info;
   }
 
   /** The task's state field; rejects with TaskNotFoundError if there is no task. */
   async _state(taskId) {
-    const state = await this.#redis.sendCommand(['HGET', this.keys.task(taskId), FIELD.state]);
+    const state = await this.#onTask(taskId, ['HGET', this.keys.task(taskId), FIELD.state]);
     if (state === null) throw new TaskNotFoundError(taskId);
     return String(state);
   }
@@ -169,7 +189,8 @@ class Client extends EventEmitter {
   async cancel(taskId, queue = null) {
     checkTaskId(taskId);
     const key = this.keys.task(taskId);
-    const taskQueue = queue ?? ((await this.#redis.sendCommand(['HGET', key, FIELD.queue])) || this.queue);
+    // A key that is not a hash has no queue to read; the script then says 'missing'.
+    const taskQueue = queue ?? this.#usableQueue(await this.#onTask(taskId, ['HGET', key, FIELD.queue]).catch(notAHash));
     const k = this.keys;
     const call = scriptCall('cancel', {
       keys: { task: key, pending: k.pending(taskQueue) },
@@ -180,9 +201,22 @@ class Client extends EventEmitter {
         kill_command: k.kill(taskId),
         now: codec.nowTimestamp(),
         reason: schema.error_reasons.cancelled,
+        default_ttl: schema.result_ttl_seconds,
       },
     });
     return (await runScript(this.#redis, call)).status;
+  }
+
+  /**
+   * The queue a task hash names, when it is a name a queue may have; else this client's queue (the
+   * field is anyone's to write, and a task is cancelled whichever list its id is on).
+   */
+  #usableQueue(named) {
+    try {
+      return named ? checkQueue(String(named)) : this.queue;
+    } catch {
+      return this.queue;
+    }
   }
 
   /** Ask every worker of this prefix to kill what it runs; resolves with how many workers heard it. */
@@ -202,12 +236,12 @@ class Client extends EventEmitter {
       let mustRead = watch.mustRead;
       for (;;) {
         if (mustRead) {
-          const fields = await this.#read(taskId);
-          if (fields === null) throw new TaskNotFoundError(taskId);
-          state = fields[FIELD.state];
+          const info = await this.#read(taskId);
+          if (info === null) throw new TaskNotFoundError(taskId);
+          state = info.fields[FIELD.state] ?? null;
           if (state === STATE.FINISHED) {
             delivered = true;
-            return new TaskInfo(taskId, fields);
+            return info;
           }
         }
         if (!(await watch.next())) {
@@ -232,6 +266,11 @@ class Client extends EventEmitter {
   /** How many task keys the client still watches or keeps (0 once every result was delivered). */
   get watching() {
     return this.#results.size;
+  }
+
+  /** What console.log shows: where it connects (the password masked), the prefix and the queue. */
+  [inspect.custom]() {
+    return `Client <${this.#settings.describe}> prefix=${this.prefix} queue=${this.queue}`;
   }
 
   /** Close both connections; waits still running reject. */
@@ -280,10 +319,11 @@ class Task {
 /**
  * Connect and resolve with a Client. Options: url (redis://, rediss:// or unix://; default
  * DOSHIT_REDIS_URL or redis://127.0.0.1:6379/0), prefix (default 'doshit'), queue (default
- * 'default'), virtualMemoryLimit (default bytes for submitted tasks), redis (more node-redis options).
+ * 'default'), virtualMemoryLimit (default bytes for submitted tasks), maxArgsBytes (the largest
+ * args JSON a submit writes; default schema.limits.max_args_bytes), redis (more node-redis options).
  */
 async function createClient(options = {}) {
-  checkOptions(options, ['url', 'prefix', 'queue', 'virtualMemoryLimit', 'redis']);
+  checkOptions(options, ['url', 'prefix', 'queue', 'virtualMemoryLimit', 'maxArgsBytes', 'redis']);
   const settings = resolve(options);
   const made = {};
   const redis = await connect(settings, (error) => made.client._report(error));

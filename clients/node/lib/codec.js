@@ -2,9 +2,15 @@
 // Values and timestamps as the schema writes them: compact JSON (never anything else), integers
 // beyond 2^53 as BigInt, and legacy datetime objects as Date.
 //
-// JSON.parse would round big integers and JSON.stringify would turn NaN into null and drop
-// functions, so encoding is done here and decoding falls back to an exact parser whenever the text
-// holds a run of 16 or more digits (the shortest an unsafe integer can be).
+// JSON.parse would round big integers, read 1e999 as Infinity, and JSON.stringify would turn NaN
+// into null and drop functions, so encoding is done here and decoding falls back to an exact parser
+// whenever the text holds a run of 16 or more digits (the shortest an unsafe integer can be) or an
+// exponent of three digits or more (the only other way to go beyond a double's range).
+//
+// A JSON object key "__proto__" is kept as an own data property, as JSON.parse makes it (and as the
+// Python side keeps it as an ordinary key): decoding never changes a prototype. Code that merges a
+// decoded object into another with Object.assign or a for-in copy would set that object's prototype:
+// the package README says so.
 
 const schema = require('./schema');
 const { DecodeError, EncodeError } = require('./errors');
@@ -12,7 +18,7 @@ const { DecodeError, EncodeError } = require('./errors');
 const TIMESTAMP = new RegExp(schema.timestamp.regex);
 const { type_key: TYPE_KEY, type_value: TYPE_VALUE, value_key: VALUE_KEY } = schema.datetime_value;
 const DATETIME_MARK = JSON.stringify(TYPE_VALUE);
-const LONG_DIGITS = /\d{16}/;
+const EXACT_NEEDED = /\d{16}|[eE]\+?\d{3}/;
 
 /**
  * A Date that keeps the microseconds of a doshit timestamp, so that a datetime read from a task
@@ -216,9 +222,14 @@ function parseExact(text) {
     NUMBER.lastIndex = at;
     const match = NUMBER.exec(text);
     if (!match) fail(at < text.length ? 'unexpected character' : 'unexpected end');
-    at = NUMBER.lastIndex;
     const number = Number(match[0]);
-    return INTEGER.test(match[0]) && !Number.isSafeInteger(number) ? BigInt(match[0]) : number;
+    if (INTEGER.test(match[0])) {
+      at = NUMBER.lastIndex;
+      return Number.isSafeInteger(number) ? number : BigInt(match[0]);
+    }
+    if (!Number.isFinite(number)) fail(`number ${match[0].slice(0, 40)} is beyond a double's range`);
+    at = NUMBER.lastIndex;
+    return number;
   };
   const result = value();
   space();
@@ -238,16 +249,21 @@ function revive(value) {
   return value;
 }
 
-/** JSON text as a value: legacy datetime objects become DoshitDate, integers beyond 2^53 BigInt. */
+/**
+ * JSON text as a value: legacy datetime objects become DoshitDate, integers beyond 2^53 BigInt.
+ * DecodeError for anything else: bad syntax, a number beyond a double's range (1e999), nesting
+ * deeper than the parser can follow.
+ */
 function decode(text) {
   if (typeof text !== 'string') throw new DecodeError(`expected JSON text, got ${describe(text)}`);
-  let value;
   try {
-    value = LONG_DIGITS.test(text) ? parseExact(text) : JSON.parse(text);
+    const value = EXACT_NEEDED.test(text) ? parseExact(text) : JSON.parse(text);
+    return text.includes(DATETIME_MARK) ? revive(value) : value;
   } catch (error) {
+    if (error instanceof DecodeError) throw error;
+    if (error instanceof RangeError) throw new DecodeError('not decodable JSON: nested too deeply');
     throw new DecodeError(`not valid JSON: ${error.message}`);
   }
-  return text.includes(DATETIME_MARK) ? revive(value) : value;
 }
 
 module.exports = { DoshitDate, decode, encode, formatTimestamp, parseTimestamp, nowTimestamp };

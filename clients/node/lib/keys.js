@@ -7,16 +7,29 @@ const { ConfigError } = require('./errors');
 
 const TASK_ID = new RegExp(schema.task_id.regex, 'u');
 const NAME = new RegExp(schema.names.regex, 'u');
+const RESERVED_QUEUES = schema.names.reserved_queues;
+/** At most this many characters of a bad name or id go into a message. */
+const SHOWN_CHARS = 200;
+
+/** A bad value for a message: JSON-quoted (control characters escaped), at most SHOWN_CHARS of it. */
+function shown(value) {
+  if (typeof value !== 'string') return String(value);
+  const quoted = JSON.stringify(value.slice(0, SHOWN_CHARS));
+  return value.length <= SHOWN_CHARS ? quoted : `${quoted}... (${value.length} characters)`;
+}
 
 function fill(pattern, values) {
   return pattern.replace(/\{(\w+)\}/g, (_, name) => values[name]);
 }
 
-/** The id itself, or a RangeError saying what is wrong with it. */
+/**
+ * The id itself, or a RangeError saying what is wrong with it: the schema's rule, and well-formed
+ * (a lone surrogate has no UTF-8 form; Python refuses such an id too).
+ */
 function checkTaskId(taskId) {
-  if (typeof taskId !== 'string' || !TASK_ID.test(taskId)) {
+  if (typeof taskId !== 'string' || !TASK_ID.test(taskId) || !taskId.isWellFormed()) {
     throw new RangeError(
-      `task id must be 1 to 256 characters without whitespace or control characters: ${JSON.stringify(taskId)}`,
+      `task id must be 1 to 256 characters without whitespace or control characters, valid Unicode: ${shown(taskId)}`,
     );
   }
   return taskId;
@@ -24,9 +37,20 @@ function checkTaskId(taskId) {
 
 function checkName(kind, name) {
   if (typeof name !== 'string' || !NAME.test(name)) {
-    throw new ConfigError(`${kind} must be a non-empty string without whitespace, ':' or braces: ${JSON.stringify(name)}`);
+    throw new ConfigError(`${kind} must be a non-empty string without whitespace, ':' or braces: ${shown(name)}`);
   }
   return name;
+}
+
+/** The queue name itself, or a ConfigError: the name rule, and not a reserved name. */
+function checkQueue(queue) {
+  checkName('queue', queue);
+  if (RESERVED_QUEUES.includes(queue)) {
+    throw new ConfigError(
+      `queue may not be named ${shown(queue)}: its keys would collide with the ${queue} keys (reserved names: ${RESERVED_QUEUES.join(', ')})`,
+    );
+  }
+  return queue;
 }
 
 /** Keys of one prefix; the queue-specific ones take the queue name. */
@@ -50,11 +74,11 @@ class Keys {
   }
 
   pending(queue) {
-    return fill(schema.keys.pending.pattern, { prefix: this.prefix, queue: checkName('queue', queue) });
+    return fill(schema.keys.pending.pattern, { prefix: this.prefix, queue: checkQueue(queue) });
   }
 
   executing(queue) {
-    return fill(schema.keys.executing.pattern, { prefix: this.prefix, queue: checkName('queue', queue) });
+    return fill(schema.keys.executing.pattern, { prefix: this.prefix, queue: checkQueue(queue) });
   }
 
   worker(workerId) {
@@ -66,4 +90,4 @@ class Keys {
   }
 }
 
-module.exports = { Keys, checkTaskId };
+module.exports = { Keys, checkQueue, checkTaskId };

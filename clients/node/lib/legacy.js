@@ -8,28 +8,42 @@
 // get (null, resultValue, task) on success and (error-exception or the task, null, task) on failure,
 // `task` is the HGETALL hash with args and result-value parsed and timestamps as Date, and the
 // client emits 'success', 'failure' and 'error'. Fixed: submits are atomic, a callback is dropped
-// once it has been called, and a failed task's error argument is never empty.
+// once it has been called, a failed task's error argument is never empty, and a task hash that does
+// not decode reaches the callback as a DecodeError (never an unhandled rejection).
 
 const { EventEmitter } = require('node:events');
 const schema = require('./schema');
-const codec = require('./codec');
 const { createClient } = require('./client');
 const { TaskNotFoundError } = require('./errors');
-const { FIELD, RESULT, newTaskId, submitFields } = require('./protocol');
+const { FIELD, RESULT, camel, checkedFields, newTaskId, submitFields } = require('./protocol');
 
-const TIMESTAMP_FIELDS = schema.task_fields.filter((f) => f.type === 'timestamp').map((f) => f.name);
-const JSON_FIELDS = schema.task_fields.filter((f) => f.type.startsWith('json')).map((f) => f.name);
+/** The fields the legacy client decoded: JSON and timestamps. */
+const DECODED = schema.task_fields.filter((f) => f.type === 'timestamp' || f.type.startsWith('json')).map((f) => f.name);
 
-/** A task hash as the legacy client handed it out: raw field names, JSON and timestamps decoded. */
-function legacyTask(fields) {
-  const task = { ...fields };
-  for (const name of JSON_FIELDS) {
-    if (task[name] !== undefined) task[name] = codec.decode(task[name]);
-  }
-  for (const name of TIMESTAMP_FIELDS) {
-    if (task[name] !== undefined) task[name] = codec.parseTimestamp(task[name]);
+/**
+ * A TaskInfo as the legacy client handed a task out: raw field names, JSON and timestamps decoded.
+ * Throws the DecodeError of the first field that does not decode (or was not UTF-8).
+ */
+function legacyTask(info) {
+  const task = { ...checkedFields(info) };
+  for (const name of DECODED) {
+    if (task[name] !== undefined) task[name] = info[camel(name)];
   }
   return task;
+}
+
+/**
+ * Run the user's callback or listener outside the client's promises: what it throws becomes an
+ * uncaught exception of its own, as it did in 1.1.2, instead of an unhandled rejection or a lost call.
+ */
+function userCode(fn, ...args) {
+  try {
+    fn(...args);
+  } catch (error) {
+    process.nextTick(() => {
+      throw error;
+    });
+  }
 }
 
 class LegacyClient extends EventEmitter {
@@ -47,7 +61,7 @@ class LegacyClient extends EventEmitter {
   }
 
   #error(error) {
-    if (this.listenerCount('error')) this.emit('error', error);
+    if (this.listenerCount('error')) userCode(() => this.emit('error', error));
     else console.warn(`doshit: ${error.message}`);
   }
 
@@ -66,31 +80,22 @@ class LegacyClient extends EventEmitter {
   }
 
   async #run(taskId, name, args) {
-    let fields;
+    let task;
     try {
       const client = await this.#client;
-      const task = await client.submit(name, args, { taskId });
-      fields = (await task.wait()).fields;
+      task = legacyTask(await (await client.submit(name, args, { taskId })).wait());
     } catch (error) {
       this.#finish(taskId, [error, null, null]);
       if (!this.#closed) this.#error(error);
       return;
     }
-    let task;
-    try {
-      task = legacyTask(fields);
-    } catch (error) {
-      this.#finish(taskId, [error, null, null]);
-      this.#error(error);
-      return;
-    }
-    if (fields[FIELD.result] === RESULT.SUCCESSFUL) {
+    if (task[FIELD.result] === RESULT.SUCCESSFUL) {
       const value = task[FIELD.resultValue] ?? null;
-      this.emit('success', value, task, taskId);
+      userCode(() => this.emit('success', value, task, taskId));
       this.#finish(taskId, [null, value, task]);
     } else {
       const error = task[FIELD.errorException] || task;
-      this.emit('failure', error, task, taskId);
+      userCode(() => this.emit('failure', error, task, taskId));
       this.#finish(taskId, [error, null, task]);
     }
   }
@@ -98,25 +103,31 @@ class LegacyClient extends EventEmitter {
   #finish(taskId, args) {
     const cb = this.#callbacks.get(taskId);
     this.#callbacks.delete(taskId);
-    if (cb) cb(...args);
+    if (cb) userCode(cb, ...args);
   }
 
   /** `cb(err, task)` with the task hash (legacy-decoded), or null if there is no such task. */
   gettask(taskId, cb) {
-    this.#client
-      .then((client) => client.getTask(taskId))
-      .then(
-        (info) => cb(null, legacyTask(info.fields)),
-        (error) => (error instanceof TaskNotFoundError ? cb(null, null) : cb(error, null)),
-      );
+    if (typeof cb !== 'function') throw new TypeError('the callback must be a function');
+    this.#read(taskId).then((args) => userCode(cb, ...args));
+  }
+
+  /** [error, task] for gettask's callback: every error is delivered, none rejects. */
+  async #read(taskId) {
+    try {
+      const client = await this.#client;
+      return [null, legacyTask(await client.getTask(taskId))];
+    } catch (error) {
+      return error instanceof TaskNotFoundError ? [null, null] : [error, null];
+    }
   }
 
   /** Close the connections once the commands already sent are answered. */
   quit(cb) {
     this.#closed = true;
     const done = this.#client.then((client) => client.close()).then(
-      () => cb?.(null),
-      (error) => cb?.(error),
+      () => cb && userCode(cb, null),
+      (error) => cb && userCode(cb, error),
     );
     return done;
   }

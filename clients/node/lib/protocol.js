@@ -1,6 +1,7 @@
 'use strict';
 // The rules of the protocol, with no I/O: what a submit writes and how a task hash reads.
 
+const { isUtf8 } = require('node:buffer');
 const { randomUUID } = require('node:crypto');
 const { inspect } = require('node:util');
 const schema = require('./schema');
@@ -26,17 +27,45 @@ function checkOptions(options, allowed) {
   return options;
 }
 
-function count(name, value, { allowZero = false } = {}) {
+/** The largest virtual memory limit a worker accepts (RLIMIT_AS is a signed 64-bit number). */
+const MAX_MEMORY_LIMIT = 2n ** 63n - 1n;
+
+/**
+ * A whole number from `low` to `high` (a Number or a BigInt) as the decimal text a task hash holds,
+ * undefined for an absent value; otherwise the error `make(problem)`. A Number beyond 2^53 is
+ * refused: it may already have been rounded.
+ */
+function wholeNumber(value, low, high, make) {
   if (value === undefined || value === null) return undefined;
-  const ok = (typeof value === 'number' && Number.isSafeInteger(value)) || typeof value === 'bigint';
-  if (!ok || value < (allowZero ? 0 : 1)) {
-    throw new RangeError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${String(value)}`);
+  let exact;
+  if (typeof value === 'bigint') exact = value;
+  else if (typeof value === 'number' && Number.isSafeInteger(value)) exact = BigInt(value);
+  if (exact === undefined || exact < BigInt(low) || exact > BigInt(high)) {
+    const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+    const hint = Number.isInteger(value) && !Number.isSafeInteger(value) ? '; pass a BigInt beyond 2^53' : '';
+    throw make(`must be a whole number from ${low} to ${high}, got ${shown}${hint}`);
   }
-  return String(value);
+  return exact.toString();
+}
+
+const refused = (name) => (problem) => new RangeError(`${name} ${problem}`);
+
+/** A RangeError naming the size and the limit when the args JSON is longer than maxArgsBytes in UTF-8. */
+function checkArgsSize(text, maxArgsBytes) {
+  // Each UTF-16 unit is at most 3 bytes of UTF-8, so short texts need no counting.
+  if (text.length * 3 <= maxArgsBytes) return;
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > maxArgsBytes) {
+    throw new RangeError(`args are ${size} bytes as JSON, more than the client's limit of ${maxArgsBytes} (maxArgsBytes)`);
+  }
 }
 
 /** The exact hash a submit writes, as [field, value] pairs in schema order. Throws before any I/O. */
-function submitFields(fn, args, { queue, username, virtualMemoryLimit, resultTtl, now } = {}) {
+function submitFields(
+  fn,
+  args,
+  { queue, username, virtualMemoryLimit, resultTtl, now, maxArgsBytes = schema.limits.max_args_bytes } = {},
+) {
   if (typeof fn !== 'string' || fn === '') {
     throw new TypeError(`function must be a non-empty string, got ${JSON.stringify(fn)}`);
   }
@@ -46,16 +75,18 @@ function submitFields(fn, args, { queue, username, virtualMemoryLimit, resultTtl
   if (username !== undefined && username !== null && typeof username !== 'string') {
     throw new TypeError(`username must be a string, got ${typeof username}`);
   }
+  const text = codec.encode(args, 'args');
+  checkArgsSize(text, maxArgsBytes);
   const fields = [
     [FIELD.function, fn],
     [FIELD.state, STATE.PENDING],
-    [FIELD.args, codec.encode(args, 'args')],
+    [FIELD.args, text],
     [FIELD.pendingCreated, now ?? codec.nowTimestamp()],
     [FIELD.schemaVersion, String(schema.schema_version)],
     [FIELD.queue, queue],
     [FIELD.username, username ?? undefined],
-    [FIELD.virtualMemoryLimit, count('virtualMemoryLimit', virtualMemoryLimit)],
-    [FIELD.resultTtl, count('resultTtl', resultTtl, { allowZero: true })],
+    [FIELD.virtualMemoryLimit, wholeNumber(virtualMemoryLimit, 1, MAX_MEMORY_LIMIT, refused('virtualMemoryLimit'))],
+    [FIELD.resultTtl, wholeNumber(resultTtl, 0, schema.limits.result_ttl_max_seconds, refused('resultTtl'))],
   ];
   return fields.filter(([, value]) => value !== undefined);
 }
@@ -88,16 +119,48 @@ const DECODERS = {
 };
 
 /**
- * A snapshot of a task hash. `fields` holds the raw strings; one property per schema field
- * (camelCase) decodes its field on first access, so one bad field does not hide the others:
- * reading it throws a DecodeError that names the field.
+ * A task hash's fields as text: each value a string, or the bytes Redis holds (a Buffer or
+ * Uint8Array), which are decoded as UTF-8. Returns [fields, names of the values that were not valid
+ * UTF-8 (their text has replacement characters), or null]. A flat [name, value, ...] array (an
+ * HGETALL reply read as bytes) is read too.
+ */
+function textFields(given) {
+  const entries = [];
+  if (Array.isArray(given)) {
+    for (let i = 0; i < given.length; i += 2) entries.push([String(given[i]), given[i + 1]]);
+  } else {
+    entries.push(...Object.entries(given));
+  }
+  let notUtf8 = null;
+  for (const entry of entries) {
+    const value = entry[1];
+    if (typeof value === 'string') continue;
+    if (!(value instanceof Uint8Array)) throw new TypeError(`field ${entry[0]} must be a string or bytes`);
+    if (!isUtf8(value)) (notUtf8 ??= new Set()).add(entry[0]);
+    entry[1] = (Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)).toString('utf8');
+  }
+  // fromEntries, not assignment: a field named __proto__ stays an ordinary field.
+  return [Object.fromEntries(entries), notUtf8];
+}
+
+/** The names of the fields of a TaskInfo that were not valid UTF-8 (set by the class below). */
+let notUtf8Of;
+
+/**
+ * A snapshot of a task hash. `fields` holds the raw strings (best effort for bytes that were not
+ * UTF-8); one property per schema field (camelCase) decodes its field on first access, so one bad
+ * field does not hide the others: reading it throws a DecodeError that names the field.
  */
 class TaskInfo {
   #decoded = new Map();
+  #notUtf8;
 
+  /** `fields`: field name -> string, or the bytes as Redis holds them (Buffer / Uint8Array). */
   constructor(id, fields) {
     this.id = id;
-    this.fields = Object.freeze({ ...fields });
+    const [text, notUtf8] = textFields(fields);
+    this.#notUtf8 = notUtf8;
+    this.fields = Object.freeze(text);
   }
 
   /** True once the task is finished. */
@@ -137,6 +200,7 @@ class TaskInfo {
   }
 
   static {
+    notUtf8Of = (info) => info.#notUtf8;
     for (const field of schema.task_fields) {
       const decodeField = DECODERS[field.type];
       Object.defineProperty(TaskInfo.prototype, camel(field.name), {
@@ -145,6 +209,7 @@ class TaskInfo {
           if (text === undefined) return null;
           if (!this.#decoded.has(field.name)) {
             try {
+              if (this.#notUtf8?.has(field.name)) throw new DecodeError('not valid UTF-8');
               this.#decoded.set(field.name, decodeField(text));
             } catch (error) {
               throw new DecodeError(`task ${this.id}: field ${field.name}: ${error.message}`);
@@ -157,7 +222,15 @@ class TaskInfo {
   }
 }
 
+/** The task's fields as text; a DecodeError naming the first field whose bytes were not UTF-8. */
+function checkedFields(info) {
+  const [bad] = notUtf8Of(info) ?? [];
+  if (bad !== undefined) throw new DecodeError(`task ${info.id}: field ${bad}: not valid UTF-8`);
+  return info.fields;
+}
+
 module.exports = {
+  MAX_MEMORY_LIMIT,
   FIELD,
   STATE,
   RESULT,
@@ -165,6 +238,8 @@ module.exports = {
   TaskInfo,
   camel,
   checkOptions,
+  checkedFields,
   newTaskId,
   submitFields,
+  wholeNumber,
 };

@@ -2,22 +2,16 @@
 // The client against a real Redis, with the schema's own claim and finish scripts as the worker.
 
 const assert = require('node:assert/strict');
-const { afterEach, beforeEach, test } = require('node:test');
+const { test } = require('node:test');
 const doshit = require('..');
 const { camel } = require('../lib/protocol');
-const { privateRedis, newPrefix, waitFor, sleep, workOne } = require('./helpers');
+const { clientPerTest, privateRedis, waitFor, sleep, workOne } = require('./helpers');
 
 const db = privateRedis();
 let prefix;
 let client;
 
-beforeEach(async () => {
-  prefix = newPrefix();
-  client = await doshit.createClient({ url: db.url, prefix });
-});
-afterEach(async () => {
-  await client.close();
-});
+clientPerTest(db, { made: (fresh) => ({ prefix, client } = fresh), current: () => client });
 
 const echo = (fn, args) => ({ value: 'value' in args ? args.value : args.text });
 
@@ -236,7 +230,8 @@ test('createClient rejects at once when nothing listens', async () => {
 test('environment: DOSHIT_REDIS_URL, DOSHIT_APP_PREFIX, DOSHIT_QUEUE', async () => {
   const { resolve } = require('../lib/config');
   const settings = resolve({}, { DOSHIT_REDIS_URL: db.url, DOSHIT_APP_PREFIX: 'app', DOSHIT_QUEUE: 'q' });
-  assert.deepStrictEqual(settings.connection, { url: db.url });
+  const { port } = new URL(db.url);
+  assert.deepStrictEqual(settings.connection, { database: 0, socket: { host: '127.0.0.1', port: Number(port) } });
   assert.equal(settings.keys.prefix, 'app');
   assert.equal(settings.queue, 'q');
   const legacy = resolve({}, { DOSHIT_REDIS: '{"host": "127.0.0.1", "port": 6380, "db": 2, "password": "pw"}' });
@@ -244,5 +239,10 @@ test('environment: DOSHIT_REDIS_URL, DOSHIT_APP_PREFIX, DOSHIT_QUEUE', async () 
   assert.equal(resolve({}, {}).describe, 'redis://127.0.0.1:6379/0');
   assert.equal(resolve({ url: 'redis://u:secret@h:1/0' }, {}).describe, 'redis://u:***@h:1/0');
   assert.deepStrictEqual(resolve({ url: 'unix:///tmp/r.sock?db=3' }, {}).connection, { socket: { path: '/tmp/r.sock' }, database: 3 });
+  assert.deepStrictEqual(resolve({ url: 'unix://u:p%40ss@/tmp/r.sock' }, {}).connection, {
+    username: 'u',
+    password: 'p@ss',
+    socket: { path: '/tmp/r.sock' },
+  });
   assert.throws(() => resolve({}, { DOSHIT_TASK_VIRTUAL_MEMORY_LIMIT: 'lots' }), doshit.ConfigError);
 });

@@ -4,14 +4,14 @@
 // client; tests/test_node.py runs it against the real Python worker).
 
 const { spawn } = require('node:child_process');
-const { after, before } = require('node:test');
+const { after, afterEach, before, beforeEach } = require('node:test');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { randomUUID } = require('node:crypto');
 const { createClient: createRedis } = require('@redis/client');
-const { DoshitDate, encode, decode, schema } = require('..');
+const { DoshitDate, createClient, encode, decode, schema } = require('..');
 const { runScript, scriptCall } = require('../lib/scripts');
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -64,13 +64,28 @@ function freePort() {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A throwaway redis-server on a free loopback port, nothing saved; `stop()` ends it. */
-async function startRedis() {
-  const port = await freePort();
+/**
+ * A throwaway redis-server on a free loopback port, nothing saved; `stop()` ends it. `tls(port)`, if
+ * given, returns { args, socket }: the server's TLS arguments for that port and the node-redis
+ * socket options that reach it (then `url` is the rediss:// one and `port` the TLS port). Rejects
+ * with the server's own words when it does not start.
+ */
+async function startRedis({ tls } = {}) {
+  let port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doshit-node-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
-  const proc = spawn(redisServerBinary(), args, { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}/0`;
+  let url = `redis://127.0.0.1:${port}/0`;
+  let socket = {};
+  if (tls) {
+    port = await freePort();
+    const given = tls(port);
+    args.push('--port', '0', ...given.args);
+    url = `rediss://127.0.0.1:${port}/0`;
+    socket = { tls: true, ...given.socket };
+  }
+  const proc = spawn(redisServerBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let said = '';
+  for (const stream of [proc.stdout, proc.stderr]) stream.on('data', (chunk) => (said = (said + chunk).slice(-2000)));
   const stop = async () => {
     if (proc.exitCode === null) {
       proc.kill('SIGTERM');
@@ -79,16 +94,16 @@ async function startRedis() {
     fs.rmSync(dir, { recursive: true, force: true });
   };
   for (let attempt = 0; ; attempt += 1) {
-    const probe = createRedis({ url, socket: { reconnectStrategy: false } });
+    const probe = createRedis({ socket: { host: '127.0.0.1', port, ...socket, reconnectStrategy: false } });
     probe.on('error', () => {});
     try {
       await probe.connect();
       await probe.close();
-      return { url, port, stop };
+      return { url, port, socket, stop };
     } catch (error) {
       if (proc.exitCode !== null || attempt > 200) {
         await stop();
-        throw new Error(`redis-server did not start on port ${port}: ${error.message}`);
+        throw new Error(`redis-server did not start on port ${port}: ${error.message}\n${said}`);
       }
       await sleep(25);
     }
@@ -122,6 +137,21 @@ function privateRedis() {
   return db;
 }
 
+/**
+ * For each test of the file: a fresh prefix and a client of the private Redis `db` on it, handed to
+ * `made({ prefix, client })` before the test; after it, the client `current()` returns (a test may
+ * have replaced it) is closed.
+ */
+function clientPerTest(db, { made, current }) {
+  beforeEach(async () => {
+    const prefix = newPrefix();
+    made({ prefix, client: await createClient({ url: db.url, prefix }) });
+  });
+  afterEach(async () => {
+    await current().close();
+  });
+}
+
 function newPrefix() {
   return `n${randomUUID().replace(/-/g, '').slice(0, 12)}`;
 }
@@ -138,7 +168,9 @@ async function waitFor(condition, what = 'condition', timeout = 10_000) {
 
 /**
  * Take one task from the queue the way a worker does (BRPOPLPUSH, claim script) and finish it with
- * what `handler(fn, args)` returns: { value } or { reason, exception }. Resolves with the task id.
+ * what `handler(fn, args, claimed)` returns: { value } or { reason, exception } (`claimed` is the
+ * claim script's 'run' reply: function, args, virtual-memory-limit, result-ttl, backlog). Resolves
+ * with the task id.
  */
 async function workOne(connection, prefix, handler, { queue = 'default', workerId = 'node-test-worker' } = {}) {
   const { Keys } = require('..');
@@ -151,15 +183,15 @@ async function workOne(connection, prefix, handler, { queue = 'default', workerI
     connection,
     scriptCall('claim', {
       keys: { task: taskKey, executing: keys.executing(queue), pending: keys.pending(queue) },
-      argv: { task_id: taskId, worker_id: workerId, queue, now },
+      argv: { task_id: taskId, worker_id: workerId, queue, now, max_args_bytes: schema.limits.max_args_bytes },
     }),
   );
   if (claimed.status !== 'run') throw new Error(`claim said ${JSON.stringify(claimed)}`);
-  const outcome = await handler(claimed.function, decode(claimed.args));
-  const result =
-    'value' in outcome
-      ? { result: 'successful', 'result-value': encode(outcome.value) }
-      : { result: 'failed', 'error-reason': outcome.reason, 'error-exception': outcome.exception ?? '' };
+  const outcome = await handler(claimed.function, decode(claimed.args), claimed);
+  let result;
+  if ('fields' in outcome) result = outcome.fields; // written as given, to test what readers make of it
+  else if ('value' in outcome) result = { result: 'successful', 'result-value': encode(outcome.value) };
+  else result = { result: 'failed', 'error-reason': outcome.reason, 'error-exception': outcome.exception ?? '' };
   const finished = new DoshitDate(Date.now()).toTimestamp();
   const reply = await runScript(
     connection,
@@ -178,4 +210,4 @@ async function workOne(connection, prefix, handler, { queue = 'default', workerI
   return taskId;
 }
 
-module.exports = { ROOT, loadVectors, untag, privateRedis, newPrefix, waitFor, sleep, workOne };
+module.exports = { ROOT, loadVectors, untag, privateRedis, clientPerTest, startRedis, raw, newPrefix, waitFor, sleep, workOne };

@@ -2,6 +2,7 @@
 // The package itself: generated from schema/ without drift, nothing typed twice, both module systems.
 
 const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -87,4 +88,23 @@ test('the published files hold every module the package loads, and the type decl
     assert.ok(published(file), file);
   }
   assert.deepStrictEqual(Object.keys(pkg.dependencies), ['@redis/client']);
+});
+
+test('the npm package ships its README, the repository LICENSE and says where it comes from', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(PACKAGE, 'package.json'), 'utf8'));
+  assert.equal(pkg.license, 'MIT');
+  assert.equal(fs.readFileSync(path.join(PACKAGE, 'LICENSE'), 'utf8'), fs.readFileSync(path.join(ROOT, 'LICENSE'), 'utf8'));
+  assert.deepStrictEqual(pkg.repository, { type: 'git', url: 'git+https://github.com/doshit-dev/doshit.git', directory: 'clients/node' });
+  assert.ok(pkg.homepage.startsWith('https://github.com/doshit-dev/doshit'));
+  assert.ok(pkg.bugs.url.startsWith('https://github.com/doshit-dev/doshit'));
+  // What `npm pack` would publish, asked of npm itself (no network: --dry-run, --offline).
+  const npm = process.env.npm_execpath ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
+  const [packed] = JSON.parse(
+    execFileSync(npm[0], [...npm[1], 'pack', '--dry-run', '--json', '--offline', '--ignore-scripts'], { cwd: PACKAGE, encoding: 'utf8' }),
+  );
+  const files = packed.files.map((file) => file.path);
+  for (const file of ['README.md', 'LICENSE', 'package.json', 'index.js', 'index.mjs', 'index.d.ts', 'index.d.mts', 'lib/schema.js', 'lib/fields.d.ts']) {
+    assert.ok(files.includes(file), `${file} in ${files.join(', ')}`);
+  }
+  assert.ok(!files.some((file) => file.startsWith('test/') || file.startsWith('node_modules/')), files.join(', '));
 });

@@ -154,7 +154,7 @@ describe('legacy_tasks.json', () => {
   for (const c of LEGACY.cases.filter((c) => 'args' in c)) {
     test(`args of ${c.name}`, () => {
       same(new TaskInfo(c.task_id, c.hash).args, untag(c.args));
-      same(legacyTask(c.hash).args, untag(c.args));
+      same(legacyTask(new TaskInfo(c.task_id, c.hash)).args, untag(c.args));
     });
   }
   for (const c of LEGACY.finished) {

@@ -8,6 +8,10 @@ async function main(): Promise<void> {
   const sum = await client.call<number>('add', { a: 1, b: 2 });
   const info = await client.getTask(task.id);
   const created: Date | null = info.pendingCreated;
+  const killed: Date | null = info.killRequested;
+  const limited = await doshit.createClient({ maxArgsBytes: 1 << 20, virtualMemoryLimit: 2n ** 40n, redis: { socket: { tls: true, ca: 'PEM' } } });
+  const fromBytes = new doshit.TaskInfo('id', { args: Buffer.from('{}'), state: 'pending' });
+  console.log(killed, limited.queue, fromBytes.args);
   const state: 'pending' | 'executing' | 'finished' | null = info.state;
   const outcome: doshit.CancelOutcome = await client.cancel(task.id);
   try {
