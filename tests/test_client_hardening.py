@@ -208,3 +208,13 @@ def test_stopped_clients_leave_no_thread(redis_url: str) -> None:
         started = time.monotonic()
     assert time.monotonic() - started < 1  # closing does not wait for the subscription
     wait_for(lambda: threading.active_count() <= before, what="the subscriber thread to end")
+
+
+def test_a_key_that_is_not_a_task_is_a_decode_error(any_client: Any, r: redis.Redis, prefix: str) -> None:
+    r.lpush(f"{prefix}:task:listy", "x")
+    with pytest.raises(DecodeError, match="not a task hash"):
+        any_client.info("listy")
+    with pytest.raises(DecodeError, match="not a task hash"):
+        any_client.get("listy")
+    r.hset(f"{prefix}:task:odd", mapping={"state": "pending", "queue": "bad queue"})
+    assert any_client.get("odd").cancel() == "cancelled"

@@ -20,7 +20,7 @@ import redis
 from .._core.backoff import Backoff
 from .._core.flows import Disconnected, Flow, Step
 from .._core.schema import RECONNECT_DELAYS
-from .._errors import ConfigError
+from .._errors import ConfigError, DecodeError
 from .._redis import config_problem, unavailable
 
 log = logging.getLogger("doshit.client")
@@ -204,6 +204,8 @@ class FlowRun(Generic[T, E]):
             problem = config_problem(exc)
             if problem is not None:
                 raise ConfigError(problem) from exc
+            if isinstance(exc, redis.ResponseError) and str(exc).startswith("WRONGTYPE"):
+                raise DecodeError(f"not a task hash: {exc}") from None
             raise exc
         try:
             return self.flow.throw(Disconnected(exc))

@@ -13,7 +13,7 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, Union
 
-from .._errors import TaskExists, TaskNotFound, TaskTimeout
+from .._errors import ConfigError, TaskExists, TaskNotFound, TaskTimeout
 from . import codec
 from .backoff import Backoff
 from .keys import Keys, check_task_id
@@ -247,9 +247,13 @@ def cancel(keys: Keys, task_id: str, queue: str | None, default_queue: str) -> F
     key = keys.task(task_id)
     if queue is None:
         queue = (yield Call(("HGET", key, TaskField.QUEUE))) or default_queue
+    try:
+        pending = keys.pending(queue)
+    except ConfigError:  # the hash names a queue no producer could have used: it is on none of its lists
+        pending = keys.pending(default_queue)
     call = script_call(
         "cancel",
-        keys=dict(task=key, pending=keys.pending(queue)),
+        keys=dict(task=key, pending=pending),
         argv=dict(
             task_id=task_id,
             results_channel=keys.results,
