@@ -29,7 +29,6 @@ from ._core.schema import (
     RESULT_TTL_MAX_SECONDS,
     Env,
 )
-from ._core.worker_rules import Limits
 from ._errors import DoshitError
 from ._logs import LOG_FORMATS, configure
 from ._version import __version__
@@ -154,7 +153,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, app: AppRef,
             burst=args.burst,
             result_ttl=args.result_ttl,
             shutdown_timeout=args.shutdown_timeout,
-            limits=Limits(args.max_args_bytes, args.max_result_bytes, args.max_depth),
+            max_args_bytes=args.max_args_bytes,
+            max_result_bytes=args.max_result_bytes,
+            max_depth=args.max_depth,
             max_tasks_per_child=args.max_tasks_per_child,
             max_memory_per_child=args.max_memory_per_child,
             log_format=args.log_format,

@@ -18,8 +18,16 @@ import redis
 
 from .._core.config import Settings, resolve
 from .._core.keys import Keys, KillAll, KillTask
-from .._core.schema import HEARTBEAT_INTERVAL, RESULT_TTL, RESULT_TTL_MAX_SECONDS, Reason
-from .._core.worker_rules import DEFAULT_LIMITS, Limits, WorkerInfo, WorkerProtocol
+from .._core.schema import (
+    HEARTBEAT_INTERVAL,
+    MAX_ARGS_BYTES,
+    MAX_DEPTH,
+    MAX_RESULT_BYTES,
+    RESULT_TTL,
+    RESULT_TTL_MAX_SECONDS,
+    Reason,
+)
+from .._core.worker_rules import Limits, WorkerInfo, WorkerProtocol
 from .._errors import ConfigError
 from .._logs import LOG_FORMATS
 from .._redis import config_problem, connect_async
@@ -101,7 +109,9 @@ class Worker:
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
         poll_timeout: int = 1,
-        limits: Limits = DEFAULT_LIMITS,
+        max_args_bytes: int = MAX_ARGS_BYTES,
+        max_result_bytes: int = MAX_RESULT_BYTES,
+        max_depth: int = MAX_DEPTH,
         max_tasks_per_child: int | None = None,
         max_memory_per_child: int | None = None,
         log_format: str = LOG_FORMATS[0],
@@ -122,6 +132,7 @@ class Worker:
         self.keys: Keys = self.settings.keys
         self.id = str(uuid.uuid4())
         self.concurrency = concurrency or default_concurrency(pool)
+        limits = Limits(max_args_bytes, max_result_bytes, max_depth)
         children = ChildOptions(limits, max_tasks_per_child, max_memory_per_child, log_format)
         self.pool = make_pool(pool, registry, app, self.concurrency, children)
         self.burst = burst
