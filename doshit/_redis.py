@@ -51,9 +51,17 @@ def unavailable(exc: BaseException) -> bool:
     return isinstance(exc, redis.ResponseError) and str(exc).startswith(_BUSY_WORDS)
 
 
+_SCRIPT_REFUSED = ("ACL failure in script", "The user executing the script can't")
+"""How Redis words an ACL refusal of a command, key or channel inside a script: a plain error, not
+NOPERM (Redis 7.2 and later, then 7.0). A refused EXEC is an ExecAbortError that names NOPERM."""
+
+
 def config_problem(exc: BaseException) -> str | None:
     """What is wrong with the configuration, when Redis's error says so (else None)."""
-    if isinstance(exc, REFUSED_ACCESS):
+    refused = isinstance(exc, REFUSED_ACCESS) or (
+        isinstance(exc, redis.ResponseError) and str(exc).startswith(_SCRIPT_REFUSED)
+    )
+    if refused or (isinstance(exc, redis.exceptions.ExecAbortError) and "NOPERM" in str(exc)):
         return f"Redis refused access: {exc}"
     if isinstance(exc, redis.ResponseError) and "DB index is out of range" in str(exc):
         return "the database number in the Redis URL is out of range for this server (its `databases` setting)"

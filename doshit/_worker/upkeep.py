@@ -144,6 +144,11 @@ def _registration(pipe: Any, keys: Keys, info: WorkerInfo, whole: bool) -> None:
     pipe.zadd(keys.workers, {info.worker_id: time.time() + info.expiry})
 
 
+def _prune(pipe: Any, keys: Keys) -> None:
+    """Queue the command that takes off the workers index the workers whose hash expired long ago."""
+    pipe.zremrangebyscore(keys.workers, "-inf", time.time() - PRUNE_AFTER)
+
+
 class Registration:
     """The worker hash and the worker's entry in the workers index: written at start, deleted at the
     end (the Heartbeat renews them)."""
@@ -155,8 +160,11 @@ class Registration:
         self.info = info
 
     async def register(self) -> None:
+        """Also prunes the index as each heartbeat does, so that every command the heartbeat sends is
+        tried once at start: one an ACL refuses is a configuration error then, not a silent expiry later."""
         pipe = self.conn.pipeline(transaction=True)
         _registration(pipe, self.keys, self.info, whole=True)
+        _prune(pipe, self.keys)
         await pipe.execute()
 
     async def unregister(self) -> None:
@@ -188,7 +196,7 @@ class Heartbeat:
     def beat(self) -> None:
         with self.conn.pipeline(transaction=True) as pipe:
             _registration(pipe, self.keys, self.info, whole=False)
-            pipe.zremrangebyscore(self.keys.workers, "-inf", time.time() - PRUNE_AFTER)
+            _prune(pipe, self.keys)
             created, *_ = pipe.execute()
         if created:  # the hash was gone (expired while Redis was away, or flushed): write it whole
             with self.conn.pipeline(transaction=True) as pipe:
@@ -202,7 +210,11 @@ class Heartbeat:
             try:
                 self.beat()
             except (redis.RedisError, OSError) as exc:
-                delay = min(retry.failed(exc), self.info.heartbeat_interval)
+                if unavailable(exc):
+                    delay = min(retry.failed(exc), self.info.heartbeat_interval)
+                else:  # refused (an ACL changed under us): say so; the worker hash expires meanwhile
+                    log.error("error while renewing the worker hash: %s", exc)
+                    delay = self.info.heartbeat_interval
                 continue
             except Exception:  # a fault of ours must not stop the heartbeat silently
                 log.exception("error while renewing the worker hash")

@@ -233,7 +233,13 @@ class Worker:
             log.warning("Redis does not answer: stopped taking tasks without waiting for it")
             await _cancel([consuming])
             return
-        consuming.result()  # the consumer's own error, if any
+        try:
+            consuming.result()  # the consumer's own error, if any
+        except redis.RedisError as exc:  # access refused while taking tasks (an ACL, scripts not loaded)
+            problem = config_problem(exc)
+            if problem is None:
+                raise
+            raise ConfigError(f"{problem} ({self.settings.describe()})") from None
 
     async def _shut_down(self) -> None:
         """The consumer takes no more tasks: finish those in flight, then give back the ones that never
