@@ -41,7 +41,7 @@ def check_task_id(task_id: str) -> str:
 
 def _check_name(kind: str, name: str) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ConfigError(f"{kind} must be a non-empty string without whitespace, ':' or braces: {name!r}")
+        raise ConfigError(f"{kind} must be a non-empty string without whitespace, ':', braces or * ? [ ] \\: {name!r}")
     return name
 
 

@@ -27,8 +27,8 @@ URL_SCHEMES: Final = ('redis', 'rediss', 'unix')
 RECONNECT_DELAYS: Final = (0.1, 0.5, 1.0, 2.0, 5.0)
 """Seconds a lost results subscription waits before each attempt to subscribe again; the last repeats."""
 
-NAME_REGEX: Final = '^[^\\s:{}]+$'
-"""Prefix and queue names: not empty, no whitespace, ':' or braces. A queue may not be named like a key kind (reserved_queues): the pending list of a queue named task would be the hash of the task with id pending."""
+NAME_REGEX: Final = '^[^\\s:{}*?\\[\\]\\\\]+$'
+"""Prefix and queue names: not empty, no whitespace, ':', braces, nor the glob characters * ? [ ] and backslash (they would widen the ACL key patterns of a prefix). A queue may not be named like a key kind (reserved_queues): the pending list of a queue named task would be the hash of the task with id pending."""
 
 RESERVED_QUEUES: Final = ('task', 'worker')
 """Queue names that would collide with other keys of the prefix."""

@@ -37,7 +37,7 @@ function checkTaskId(taskId) {
 
 function checkName(kind, name) {
   if (typeof name !== 'string' || !NAME.test(name)) {
-    throw new ConfigError(`${kind} must be a non-empty string without whitespace, ':' or braces: ${shown(name)}`);
+    throw new ConfigError(`${kind} must be a non-empty string without whitespace, ':', braces or * ? [ ] \\: ${shown(name)}`);
   }
   return name;
 }

@@ -57,12 +57,12 @@ module.exports = freeze({
     "doc": "Where clients and workers connect: an argument or option wins, then the environment, then default_url. A lost results subscription waits each of reconnect_delays_seconds in turn (the last repeats) before it subscribes again."
   },
   "names": {
-    "regex": "^[^\\s:{}]+$",
+    "regex": "^[^\\s:{}*?\\[\\]\\\\]+$",
     "reserved_queues": [
       "task",
       "worker"
     ],
-    "doc": "Prefix and queue names: not empty, no whitespace, ':' or braces. A queue may not be named like a key kind (reserved_queues): the pending list of a queue named task would be the hash of the task with id pending."
+    "doc": "Prefix and queue names: not empty, no whitespace, ':', braces, nor the glob characters * ? [ ] and backslash (they would widen the ACL key patterns of a prefix). A queue may not be named like a key kind (reserved_queues): the pending list of a queue named task would be the hash of the task with id pending."
   },
   "keys": {
     "task": {
