@@ -20,6 +20,8 @@ import re
 import struct
 import sys
 import zlib
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -86,6 +88,8 @@ def is_current(png: Path = PNG_FILE, schema: Path = SCHEMA_FILE, script: Path = 
 
 DPI = 100
 MARGIN, PAD, GAP, COLUMN_GAP = 30.0, 12.0, 24.0, 20.0
+WIDTH = 1800.0  # the least width of the picture; a wider lane widens it
+PROSE, TILE = 400.0, 300.0  # the least width of a column of paragraphs, and of a small box below the flow
 
 INK, MUTED, RULE, ARROW, STEP = "#1a202c", "#4a5568", "#a0aec0", "#2d3748", "#c53030"
 ADDED, ADDED_BG = "#1e6b34", "#e2f3e6"
@@ -117,6 +121,20 @@ class Line(NamedTuple):
 
 
 Cells = list[list[Line]]  # a row of a box's grid: the lines of each of its cells
+
+
+def split(heights: list[float], n: int) -> list[list[int]]:
+    """The indexes of `heights` cut in order into at most `n` runs, the tallest run as short as can be."""
+    limits = sorted({sum(heights[i:j]) for i in range(len(heights)) for j in range(i + 1, len(heights) + 1)})
+    for limit in limits:
+        runs: list[list[int]] = [[]]
+        for i, h in enumerate(heights):
+            if runs[-1] and sum(heights[k] for k in runs[-1]) + h > limit:
+                runs.append([])
+            runs[-1].append(i)
+        if len(runs) <= n:
+            return runs
+    return [list(range(len(heights)))]
 
 
 def prose(text: str, capital: bool = True) -> str:
@@ -200,9 +218,18 @@ class Sheet:
             y = max(self.write(left, y, cell, col) for left, col, cell in zip(lefts, cols, row, strict=True)) + gap
         return [*tops, y - gap if rows else y]
 
-    def panel(self, x: float, y: float, w: float, title: str, rows: list[list[Line]]) -> float:
-        """A titled box of paragraphs, not framed. Returns its bottom."""
-        return self.card(x, y, w, [Line(title, HEAD)], [w - 2 * PAD], [[row] for row in rows], gap=8)[-1] + PAD
+    def panel(self, x: float, y: float, w: float, title: str, rows: list[list[Line]], least: float = PROSE) -> float:
+        """A titled box of paragraphs, not framed, read down as many columns at least `least` wide as fit, each as short
+        as can be. Returns its bottom."""
+        n = max(1, int((w - 2 * PAD + COLUMN_GAP) // (least + COLUMN_GAP)))
+        col = (w - 2 * PAD - COLUMN_GAP * (n - 1)) / n
+        top = bottom = self.write(x + PAD, y + PAD, [Line(title, HEAD)], w - 2 * PAD) + 4
+        for i, run in enumerate(split([self.measure(row, col) + 8 for row in rows], n)):
+            left, row_top = x + PAD + i * (col + COLUMN_GAP), top
+            for k in run:
+                row_top = self.write(left, row_top, rows[k], col) + 8
+            bottom = max(bottom, row_top)
+        return bottom - 8 + PAD
 
     def frame(self, x: float, y: float, w: float, bottom: float, colors: Colors = PANEL, body: float = 0) -> None:
         """A box's frame in its colours, white from `body` down when given."""
@@ -244,8 +271,8 @@ class Sheet:
 
 
 class Picture(Sheet):
-    """The picture of one schema: the lane, its steps beside the states and the transitions off it, and below
-    them the hash keys, the channels, the legend and the scripts."""
+    """The picture of one schema: the lane; its steps and the states beside the transitions off it; below them the
+    keys, the legend and the channels in columns; and the scripts across the picture."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
         super().__init__()
@@ -299,38 +326,36 @@ class Picture(Sheet):
         return x, top + height
 
     def flow(self, top: float, right: float) -> float:
-        """The lane's numbered steps, the states and the transitions off the lane, side by side. Returns the bottom."""
+        """The lane's numbered steps over the task states, beside the transitions off the lane. Returns the bottom."""
         steps: list[Cells] = []
         for hop in self.hops:
             lead = Line(f"{hop['from'].partition(':')[2]} → {hop['to'].partition(':')[2]}", BOLD)
             steps.append([[], [lead], [Line(prose(hop["how"]), wrap=True)]])
-        cols = [10.0, *self.natural(steps)[1:]]  # the number's disc takes the 10 pixels and the column gap
-        steps_w = min(sum(cols) + 2 * COLUMN_GAP + 2 * PAD, (right - MARGIN - GAP) / 2)
-        cols[2] = steps_w - 2 * PAD - 2 * COLUMN_GAP - cols[0] - cols[1]
-        title = [Line("The flow of a task (numbers as on the arrows)", HEAD)]
-        tops = self.card(MARGIN, top, steps_w, title, cols, steps, gap=6)
-        for n, row_top in enumerate(tops[:-1], start=1):
-            self.number(MARGIN + PAD + 12, row_top + self.height(BODY) / 2, n)
-        states = self.schema["states"].items()
-        panels = {"Task states": [[Line(state, BOLD), Line(prose(doc), wrap=True)] for state, doc in states]}
         off_lane = []
         for t in (t for t in self.schema["transitions"] if "lane" not in t):
             what = f"{t['name']}: {t['from'] or 'new'} → {t['to']}, by {prose(t['by'], False)}"
             off_lane.append([Line(what, BOLD, wrap=True), Line(prose(t["how"]), wrap=True)])
+        cols = [10.0, *self.natural(steps)[1:]]  # the number's disc takes the 10 pixels and the column gap
+        steps_w = sum(cols) + 2 * COLUMN_GAP + 2 * PAD
+        steps_w = min(steps_w, (right - MARGIN - GAP) / 2) if off_lane else right - MARGIN
+        cols[2] = steps_w - 2 * PAD - 2 * COLUMN_GAP - cols[0] - cols[1]
+        title = [Line("The flow of a task (numbers as on the arrows)", HEAD)]
+        tops = self.card(MARGIN, top, steps_w, title, cols, steps, gap=6)
+        self.frame(MARGIN, top, steps_w, tops[-1] + PAD)
+        for n, row_top in enumerate(tops[:-1], start=1):
+            self.number(MARGIN + PAD + 12, row_top + self.height(BODY) / 2, n)
+        states = [[Line(state, BOLD), Line(prose(doc), wrap=True)] for state, doc in self.schema["states"].items()]
+        y, x = tops[-1] + PAD + GAP, MARGIN + steps_w + GAP
+        bottom = self.panel(MARGIN, y, steps_w, "Task states", states)
         if off_lane:
-            panels["Transitions off the main flow"] = off_lane
-        boxes = [(MARGIN, steps_w, tops[-1] + PAD)]
-        x, width = MARGIN + steps_w + GAP, (right - MARGIN - steps_w - GAP * len(panels)) / len(panels)
-        for heading, rows in panels.items():
-            boxes.append((x, width, self.panel(x, top, width, heading, rows)))
-            x += width + GAP
-        bottom = max(box_bottom for _, _, box_bottom in boxes)
-        for box_x, box_w, _ in boxes:
-            self.frame(box_x, top, box_w, bottom)
+            bottom = max(bottom, self.panel(x, top, right - x, "Transitions off the main flow", off_lane))
+            self.frame(x, top, right - x, bottom)
+        self.frame(MARGIN, y, steps_w, bottom)
         return bottom
 
-    def key(self, name: str, x: float, top: float) -> tuple[float, float]:
-        """A hash key's box with one row per field, the added ones marked. Returns its (width, bottom)."""
+    def key(self, name: str, x: float, top: float, least: float = 0) -> tuple[float, float]:
+        """A key's box, at least `least` wide, with one row per field, the added ones marked. Returns its
+        (width, bottom)."""
         key, fields = self.schema["keys"][name], self.schema.get(f"{name}_fields", [])
         columns = [("field", "name"), ("type", "type")] + [("written by", "by")] * any("by" in f for f in fields)
         rows = [[[Line(title, BOLD, MUTED)] for title, _ in columns]] if fields else []
@@ -339,9 +364,9 @@ class Picture(Sheet):
             values = [[Line(f.get(k, ""), BODY, color)] for _, k in columns[1:]]
             rows.append([[Line(mark + f["name"], style, color)], *values])
         cols, head = self.natural(rows), self.head(f"{name} {key['type']}", key)
-        width = max(sum(cols) + COLUMN_GAP * (len(cols) - 1), self.fixed(head)) + 2 * PAD
+        width = max(sum(cols) + COLUMN_GAP * (len(cols) - 1) + 2 * PAD, self.fixed(head) + 2 * PAD, least)
         tops = self.card(x, top, width, head, cols, rows)
-        self.frame(x, top, width, tops[-1] + PAD, KEY, body=tops[0])
+        self.frame(x, top, width, tops[-1] + PAD, KEY, body=tops[0] if fields else 0)
         if fields:
             self.rule(x + 1, x + width - 1, tops[1])
         for f, y0, y1 in zip(fields, tops[1:-1], tops[2:], strict=True):
@@ -349,8 +374,8 @@ class Picture(Sheet):
                 self.rect(x + 1, y0, width - 2, y1 - y0, (ADDED_BG, "none"), zorder=0.7)
         return width, tops[-1] + PAD
 
-    def channel(self, name: str, x: float, top: float, width: float) -> float:
-        """A channel's box with the commands sent on it. Returns its bottom."""
+    def channel(self, name: str, x: float, top: float, width: float) -> tuple[float, float]:
+        """A channel's box with the commands sent on it. Returns its (width, bottom)."""
         channel = self.schema["channels"][name]
         rows = [[[Line(f"commands published on {channel['pattern']}", BOLD, MUTED, wrap=True)]]]
         rows += [[self.head(command, spec)] for command, spec in self.schema["commands"].items()]
@@ -358,9 +383,9 @@ class Picture(Sheet):
         self.frame(x, top, width, tops[-1] + PAD, CHANNEL, body=tops[0] - 3)
         for y in tops[1:-1]:
             self.rule(x + 1, x + width - 1, y - 3)
-        return tops[-1] + PAD
+        return width, tops[-1] + PAD
 
-    def legend(self, x: float, top: float) -> tuple[float, float]:
+    def legend(self, x: float, top: float, width: float) -> tuple[float, float]:
         """The legend of field marks and box colours. Returns its (width, bottom)."""
         added = f"field added since; schema_version {self.schema['schema_version']} writes it"
         entries = [
@@ -371,40 +396,52 @@ class Picture(Sheet):
             (STATE, Line(""), "task state"),
             (CHANNEL, Line(""), "pub/sub channel"),
         ]
-        rows = [[[sample], [Line(meaning)]] for _, sample, meaning in entries]
+        rows = [[[sample], [Line(meaning, wrap=True)]] for _, sample, meaning in entries]
         cols = self.natural(rows)
-        width = sum(cols) + COLUMN_GAP + 2 * PAD
+        cols[1] = width - 2 * PAD - COLUMN_GAP - cols[0]
         tops = self.card(x, top, width, [Line("Legend", HEAD)], cols, rows, gap=6)
         for (colors, _, _), y in zip(entries, tops, strict=False):
             self.rect(x + PAD - 6, y, cols[0] + 12, self.height(BODY), colors)
         self.frame(x, top, width, tops[-1] + PAD)
         return width, tops[-1] + PAD
 
-    def reference(self, top: float, right: float) -> tuple[float, float]:
-        """Side by side: the hash keys with their fields, the legend over the channels with their commands, and the
-        Lua scripts; a key or channel on the lane has no box here. Returns their (right, bottom)."""
-        x, bottoms = MARGIN, [top]  # the bottoms of the columns so far
-        for name in self.schema["keys"]:
-            if f"key:{name}" not in self.nodes:
-                width, bottom = self.key(name, x, top)
-                x += width + GAP
-                bottoms.append(bottom)
-        width, y = self.legend(x, top)
-        for name in self.schema["channels"]:
+    def reference(self, top: float, right: float) -> float:
+        """The keys and channels off the lane in columns: a column for each hash key with fields, and the other keys,
+        the legend and the channels each in the shortest column wide enough. Under them, the Lua scripts across the
+        picture. Returns the bottom."""
+        keys = [name for name in self.schema["keys"] if f"key:{name}" not in self.nodes]
+        hashes = [name for name in keys if self.schema.get(f"{name}_fields")]
+        columns: list[list[float]] = []  # the left, width and top of the free space of each column
+        x = MARGIN
+        for name in hashes:
+            width, bottom = self.key(name, x, top)
+            columns.append([x, width, bottom + GAP])
+            x += width + GAP
+        # A tile: the lines it cannot wrap, and how to draw it at (x, top), so wide; that returns its (width, bottom).
+        tiles: list[tuple[list[Line], Callable[[float, float, float], tuple[float, float]]]]
+        tiles = [(self.head("", self.schema["keys"][n]), partial(self.key, n)) for n in keys if n not in hashes]
+        tiles.append(([], self.legend))
+        commands = [line for spec in self.schema["commands"].values() for line in self.head("", spec)]
+        for name, spec in self.schema["channels"].items():
             if f"channel:{name}" not in self.nodes:
-                y = self.channel(name, x, y + GAP, width)
-        x += width + GAP
-        bottoms.append(y)
-        width = max(right - x, 440.0)
+                tiles.append((self.head("", spec) + commands, partial(self.channel, name)))
+        needs = [max(TILE, self.fixed(lines) + 2 * PAD) for lines, _ in tiles]
+        n = max(1, int((right - x + GAP) // (max(needs) + GAP)))
+        width = max(*needs, (right - x - GAP * (n - 1)) / n)
+        columns += [[x + i * (width + GAP), width, top] for i in range(n)]
+        for need, (_, tile) in zip(needs, tiles, strict=True):
+            column = min((c for c in columns if c[1] >= need), key=lambda c: c[2])
+            column[2] = tile(column[0], column[2], column[1])[1] + GAP
         scripts = [
             [Line(f"{name} · {spec['file']}", BOLD)]
             + [Line(f"{part.upper()}: {', '.join(spec[part])}", CODE, wrap=True) for part in ("keys", "argv")]
             + [Line("Returns " + prose(spec["returns"], False), BODY, MUTED, wrap=True)]
             for name, spec in self.schema["scripts"].items()
         ]
-        bottoms.append(self.panel(x, top, width, "Lua scripts (KEYS are key names above)", scripts))
-        self.frame(x, top, width, bottoms[-1])
-        return max(right, x + width), max(bottoms)
+        title, y = "Lua scripts (KEYS are key names above)", max(c[2] for c in columns)
+        bottom = self.panel(MARGIN, y, right - MARGIN, title, scripts)
+        self.frame(MARGIN, y, right - MARGIN, bottom)
+        return bottom
 
 
 def draw(schema_path: Path = SCHEMA_FILE, script_path: Path = SCRIPT_FILE, out: Path = PNG_FILE) -> tuple[int, int]:
@@ -415,7 +452,8 @@ def draw(schema_path: Path = SCHEMA_FILE, script_path: Path = SCRIPT_FILE, out: 
     subtitle = f"Drawn by schema/draw.py from schema/schema.json (explained in schema/SPEC.md). {defaults}."
     y = picture.write(MARGIN, MARGIN - 10, [title, Line(subtitle, color=MUTED)])
     right, y = picture.lane(y + GAP)
-    right, y = picture.reference(picture.flow(y + GAP, right) + GAP, right)
+    right = max(right, MARGIN + WIDTH)
+    y = picture.reference(picture.flow(y + GAP, right) + GAP, right)
     width, height = math.ceil(right + MARGIN), math.ceil(y + MARGIN)
     picture.save(out, width, height, {"Software": None, HASH_KEY: schema_digest(schema_path, script_path)})
     return width, height
