@@ -33,7 +33,14 @@ from ._errors import DoshitError
 from ._logs import LOG_FORMATS, configure
 from ._version import __version__
 from ._worker.app import AppRef
-from ._worker.worker import POOLS, SHUTDOWN_TIMEOUT, Worker
+from ._worker.worker import (
+    POOLS,
+    RECOVERY_GRACE,
+    RECOVERY_INTERVAL,
+    RECOVERY_RETRIES,
+    SHUTDOWN_TIMEOUT,
+    Worker,
+)
 
 QUEUE_HELP = f"queue to serve (default: ${Env.QUEUE} or {DEFAULT_QUEUE})"
 
@@ -111,6 +118,18 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     limits.add_argument("--max-memory-per-child", type=_positive, metavar="BYTES",
                         help="process pool: replace a child process whose resident memory is above this after a "
                         "task (default: never)")  # fmt: skip
+    recovery = parser.add_argument_group("time limits and recovery")
+    recovery.add_argument("--task-timeout", type=_seconds, metavar="SECONDS",
+                          help="kill a task running longer, unless the task or its function says otherwise "
+                          "(default: no limit)")  # fmt: skip
+    recovery.add_argument("--recovery-interval", type=_seconds, default=RECOVERY_INTERVAL, metavar="SECONDS",
+                          help="look this often for the tasks of dead workers (default %(default)s)")  # fmt: skip
+    recovery.add_argument("--recovery-grace", type=_seconds, default=RECOVERY_GRACE, metavar="SECONDS",
+                          help="give a task back only after it has been without a live owner this long "
+                          "(default %(default)s)")  # fmt: skip
+    recovery.add_argument("--recovery-retries", type=_whole(0, 1000), default=RECOVERY_RETRIES, metavar="N",
+                          help="runs a task gets again after its worker died, when it does not say "
+                          "(default %(default)s)")  # fmt: skip
     parser.add_argument("--heartbeat-interval", type=_seconds, default=HEARTBEAT_INTERVAL, metavar="SECONDS",
                         help="renew the worker hash this often; it expires after 3 intervals without (default "
                         "%(default)s)")  # fmt: skip
@@ -160,6 +179,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, app: AppRef,
             max_memory_per_child=args.max_memory_per_child,
             log_format=args.log_format,
             heartbeat_interval=args.heartbeat_interval,
+            task_timeout=args.task_timeout or None,
+            recovery_interval=args.recovery_interval,
+            recovery_grace=args.recovery_grace,
+            recovery_retries=args.recovery_retries,
         )
         worker.run()
     except (DoshitError, ValueError) as exc:

@@ -266,6 +266,7 @@ def ts_type(field: dict[str, Any], schema: dict[str, Any]) -> str:
         "timestamp": "Date",
         "integer": "number | bigint",  # bigint beyond 2^53, as for JSON values
         "json-object": "Record<string, unknown>",
+        "json-array": "unknown[]",
         "json": "unknown",
     }[field["type"]]
 

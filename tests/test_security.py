@@ -48,7 +48,11 @@ def spec_acl(role: str) -> list[str]:
 
 PRODUCER_RULES = spec_acl("producer")
 WORKER_RULES = spec_acl("worker")
-SCRIPT_ROLES = {"submit": "producer", "cancel": "producer", "claim": "worker", "finish": "worker", "unclaim": "worker"}
+SCRIPT_ROLES = {
+    "submit": "producer", "cancel": "producer", "requeue": "producer",
+    "claim": "worker", "finish": "worker", "unclaim": "worker", "retry": "worker", "promote": "worker",
+    "recover": "worker",
+}  # fmt: skip
 """Which role runs each script."""
 
 
@@ -261,6 +265,9 @@ def producer_operations(client: Client, r: redis.Redis, prefix: str) -> None:
     assert client.info(task.task_id).state == "finished"
     assert task.poll()
     assert client.submit("echo", _queue="nobody").cancel() == "cancelled"
+    later = client.submit("echo", _queue="nobody", _delay=60, _retries=1, _timeout=5)
+    assert later.cancel() == "cancelled"  # a scheduled task
+    assert later.requeue() == "requeued"  # a failed one (cancelled)
     running = client.submit("echo", _queue="nobody")
     r.hset(running.key, "state", "executing")
     assert running.cancel() == "killing"
@@ -322,7 +329,7 @@ def test_a_producer_cannot_do_what_workers_do_nor_reach_another_prefix(acl: AclU
         (lambda: conn.lrange(f"{p}:default:pending", 0, -1), no_command),
         (lambda: conn.lrem(f"{p}:default:executing", 0, "x"), "keys"),
         (lambda: conn.hset(f"{p}:worker:w", "queue", "x"), "keys"),
-        (lambda: conn.zadd(f"{p}:workers", {"w": 1}), no_command),
+        (lambda: conn.zadd(f"{p}:workers", {"w": 1}), "keys"),
         (lambda: conn.delete(f"{p}:task:x"), no_command),
         (lambda: conn.keys("*"), no_command),
         (lambda: conn.eval("return 1", 0), no_command),
@@ -350,9 +357,8 @@ def test_a_worker_cannot_do_what_producers_do_nor_reach_another_prefix(acl: AclU
     conn = acl.connect("worker")
     no_command = "no permissions to run"
     for operation, why in [
-        (lambda: conn.lpush(f"{p}:default:pending", "x"), no_command),
         (lambda: conn.hgetall(f"{p}:task:x"), no_command),
-        (lambda: conn.zrangebyscore(f"{p}:workers", 0, "+inf"), no_command),
+        (lambda: conn.persist(f"{p}:task:x"), no_command),
         (lambda: conn.keys("*"), no_command),
         (lambda: conn.eval("return 1", 0), no_command),
         (lambda: conn.hget("other:task:x", "state"), "keys"),
@@ -399,3 +405,10 @@ def test_a_url_that_names_another_database_needs_select(acl: AclUsers, prefix: s
     acl.set("producer", [*PRODUCER_RULES, "+select"])
     with Client(acl.url("producer", 1), prefix=prefix) as client, pytest.raises(TaskNotFound):
         client.info("x")
+
+
+def test_the_readme_gives_the_same_acl_lines_as_the_spec() -> None:
+    readme = (ROOT / "README.md").read_text().splitlines()
+    for role in ("producer", "worker"):
+        (line,) = [line for line in readme if line.startswith(f"ACL SETUSER doshit-{role} ")]
+        assert line.split()[3:] == spec_acl(role)

@@ -12,7 +12,7 @@ import redis
 from doshit import Client, DecodeError, EncodeError, TaskFailed
 from doshit._core.codec import decode, encode, format_timestamp, parse_timestamp
 from doshit._core.flows import submit_fields
-from doshit._core.keys import Keys, KillAll, KillTask, check_task_id
+from doshit._core.keys import Keys, KillAll, KillTask, Scheduled, check_task_id
 from doshit._core.outcome import Outcome
 from doshit._core.scripts import parse_reply, script_call
 from doshit._core.taskinfo import TaskInfo
@@ -44,6 +44,11 @@ def test_key_names(case: dict[str, Any]) -> None:
     assert keys.task(case["task_id"]) == expect["task"]
     assert keys.pending(case["queue"]) == expect["pending"]
     assert keys.executing(case["queue"]) == expect["executing"]
+    assert keys.scheduled(case["queue"]) == expect["scheduled"]
+    assert keys.failed(case["queue"]) == expect["failed"]
+    assert keys.recovery(case["queue"]) == expect["recovery"]
+    assert keys.scheduled_command(case["queue"]) == expect["scheduled_command"]
+    assert keys.read_command(expect["scheduled_command"]) == Scheduled(case["queue"])
     assert keys.worker(case["worker_id"]) == expect["worker"]
     assert keys.results == expect["results"]
     assert keys.cmd == expect["cmd"]
@@ -114,6 +119,9 @@ def _fields(case: dict[str, Any]) -> dict[str, str]:
         username=options.get("username"),
         virtual_memory_limit=options.get("virtual_memory_limit"),
         result_ttl=options.get("result_ttl"),
+        retries=options.get("retries"),
+        timeout=options.get("timeout"),
+        due=parse_timestamp(options["at"]) if "at" in options else None,
         now=case.get("now"),
     )
 
@@ -126,19 +134,28 @@ def test_submit_writes_exactly_this_hash(case: dict[str, Any]) -> None:
 @pytest.mark.parametrize("case", SUBMIT["cases"], ids=ids(SUBMIT["cases"]))
 def test_submit_against_redis(case: dict[str, Any], redis_url: str, r: redis.Redis, prefix: str) -> None:
     """The real client writes the vector's hash (all but the clock) and pushes the id on the list."""
-    options = {f"_{name}": value for name, value in case["options"].items()}
+    options = {f"_{name}": parse_timestamp(v) if name == "at" else v for name, v in case["options"].items()}
     expect = case["expect"]
+
+    def ours(name: str) -> str:
+        return name.replace(f"{case['prefix']}:", f"{prefix}:", 1)
+
     with Client(redis_url, prefix=prefix) as client:
         task = client.submit(
             case["function"], **untag(case["args"]), _queue=case["queue"], _task_id=case["task_id"], **options
         )
-    key = expect["key"].replace(f"{case['prefix']}:", f"{prefix}:", 1)
-    written = r.hgetall(key)
+    written = r.hgetall(ours(expect["key"]))
     assert written.pop("pending-created")
     wanted = dict(expect["hash"])
     del wanted["pending-created"]
     assert written == wanted
-    assert r.lrange(expect["list"].replace(f"{case['prefix']}:", f"{prefix}:", 1), 0, -1) == [task.task_id]
+    if "scheduled" in expect:
+        assert r.zrange(ours(expect["scheduled"]["key"]), 0, -1, withscores=True) == [
+            (task.task_id, expect["scheduled"]["score"])
+        ]
+        assert r.keys(f"{prefix}:*:pending") == []
+    else:
+        assert r.lrange(ours(expect["list"]), 0, -1) == [task.task_id]
 
 
 @pytest.mark.parametrize("case", SUBMIT["refused"], ids=ids(SUBMIT["refused"]))

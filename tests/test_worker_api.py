@@ -59,7 +59,7 @@ def test_burst_worker_in_process(pool: str, redis_url: str, prefix: str, r: redi
         thread.join(60)
         assert not thread.is_alive()
         assert [t.wait_result(timeout=1) for t in tasks] == [2 * i for i in range(20)] + [9]
-    assert worker.done == {"successful": 21, "failed": 0}
+    assert worker.done == {"successful": 21, "failed": 0, "retried": 0}
     assert_clean(r, prefix)
     assert r.keys(f"{prefix}:worker:*") == []
 

@@ -141,6 +141,10 @@ class AsyncClient(ClientBase):
     async def kill_all(self) -> int:
         return await self._run(f.kill_all(self.keys))
 
+    async def requeue(self, task_id: str) -> str:
+        """Run a failed task again; as Client.requeue."""
+        return await self._run(f.requeue(self.keys, task_id, self.queue))
+
     async def close(self) -> None:
         await self._subscriber.close()
         await self.redis.aclose()
@@ -171,4 +175,7 @@ class AsyncTask(TaskHandle[AsyncClient]):
         return await self.client._run(f.info(self.client.keys, self.task_id))
 
     async def cancel(self) -> str:
-        return await self.client._run(f.cancel(self.client.keys, self.task_id, self.queue, self.client.queue))
+        return await self.client._run(f.cancel(self.client.keys, self.task_id, self.client.queue))
+
+    async def requeue(self) -> str:
+        return await self.client.requeue(self.task_id)

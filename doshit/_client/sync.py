@@ -210,7 +210,9 @@ class Client(ClientBase):
 
         Options (keyword, underscore-prefixed so they never clash with task arguments): ``_queue``,
         ``_task_id`` (refused with TaskExists if taken), ``_username``, ``_virtual_memory_limit``
-        (bytes), ``_result_ttl`` (seconds to keep the finished hash; 0 keeps it).
+        (bytes), ``_result_ttl`` (seconds to keep the finished hash; 0 keeps it), ``_retries`` (runs
+        allowed after a failure), ``_timeout`` (seconds it may run), ``_delay`` (seconds from now) or
+        ``_at`` (a datetime) to run it later.
         """
         flow, queue = self._submit_flow(function, kwargs)
         task = Task(self, self._run(flow), queue)
@@ -229,6 +231,11 @@ class Client(ClientBase):
     def kill_all(self) -> int:
         """Ask every worker of this prefix to kill what it runs; returns how many workers heard it."""
         return self._run(f.kill_all(self.keys))
+
+    def requeue(self, task_id: str) -> str:
+        """Run a failed task again: its failure joins the history in ``errors``, its result and attempt
+        count go, and it is pushed on its queue. Returns 'requeued', 'not_failed' or 'missing'."""
+        return self._run(f.requeue(self.keys, task_id, self.queue))
 
     def close(self) -> None:
         self._subscriber.close()
@@ -281,5 +288,10 @@ class Task(TaskHandle[Client]):
         return self.client._run(f.info(self.client.keys, self.task_id))
 
     def cancel(self) -> str:
-        """Cancel it if pending, kill it if executing. Returns 'cancelled', 'killing' or 'finished'."""
-        return self.client._run(f.cancel(self.client.keys, self.task_id, self.queue, self.client.queue))
+        """Cancel it if pending or scheduled, kill it if executing. Returns 'cancelled', 'killing',
+        'finished' or 'missing'."""
+        return self.client._run(f.cancel(self.client.keys, self.task_id, self.client.queue))
+
+    def requeue(self) -> str:
+        """Run it again if it failed. Returns 'requeued', 'not_failed' or 'missing'."""
+        return self.client.requeue(self.task_id)

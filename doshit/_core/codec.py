@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -33,6 +34,16 @@ _TIMESTAMP = re.compile(TIMESTAMP_REGEX)
 def now_timestamp() -> str:
     """The current UTC time in the schema's timestamp format."""
     return datetime.now(timezone.utc).strftime(TIMESTAMP_FORMAT)
+
+
+def unix_ms(moment: datetime | str | None = None) -> int:
+    """A moment (a datetime, a schema timestamp, or now) in unix milliseconds: the scores of the
+    scheduled and failed sets."""
+    if isinstance(moment, str):
+        moment = parse_timestamp(moment)
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int((moment.timestamp() if moment is not None else time.time()) * 1000)
 
 
 def format_timestamp(moment: datetime) -> str:

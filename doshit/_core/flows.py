@@ -11,12 +11,15 @@ import time
 import uuid
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, TypeVar, Union
 
 from .._errors import ConfigError, TaskExists, TaskNotFound, TaskTimeout
 from . import codec
 from .backoff import Backoff
+from .codec import unix_ms
 from .keys import Keys, check_task_id
+from .limits import MAX_MEMORY_LIMIT, MAX_RETRIES, MAX_TIMEOUT
 from .schema import (
     MAX_ARGS_BYTES,
     RECONNECT_DELAYS,
@@ -32,7 +35,6 @@ from .schema import (
 from .scripts import Reply, ScriptCall, script_call
 from .taskinfo import WAIT_FIELDS, TaskInfo
 from .text import is_utf8
-from .worker_rules import MAX_MEMORY_LIMIT
 
 T = TypeVar("T")
 
@@ -93,13 +95,33 @@ OPTION_PREFIX = "_"
 
 @dataclass(frozen=True)
 class SubmitOptions:
-    """Per-task options: submit(..., _queue=, _task_id=, _username=, _virtual_memory_limit=, _result_ttl=)."""
+    """Per-task options: submit(..., _queue=, _task_id=, _username=, _virtual_memory_limit=, _result_ttl=,
+    _retries=, _timeout=, _delay=, _at=)."""
 
     queue: str | None = None
     task_id: str | None = None
     username: str | None = None
     virtual_memory_limit: int | None = None
     result_ttl: int | None = None
+    retries: int | None = None
+    timeout: int | None = None
+    delay: float | None = None
+    at: datetime | None = None
+
+    def due(self, now: float | None = None) -> datetime | None:
+        """When the task is due, for a delayed or timed one; None to queue it at once."""
+        if self.delay is not None and self.at is not None:
+            raise TypeError("give _delay or _at, not both")
+        if self.delay is not None:
+            if isinstance(self.delay, bool) or not isinstance(self.delay, (int, float)) or not 0 <= self.delay < 1e9:
+                raise ValueError(f"_delay must be a number of seconds from 0, got {self.delay!r}")
+            moment = now if now is not None else time.time()
+            return datetime.fromtimestamp(moment + self.delay, timezone.utc)
+        if self.at is not None:
+            if not isinstance(self.at, datetime):
+                raise TypeError(f"_at must be a datetime, got {type(self.at).__name__}")
+            return self.at if self.at.tzinfo is not None else self.at.replace(tzinfo=timezone.utc)
+        return None
 
 
 _OPTION_NAMES = {f"{OPTION_PREFIX}{name}" for name in SubmitOptions.__dataclass_fields__}
@@ -131,6 +153,9 @@ def submit_fields(
     username: str | None = None,
     virtual_memory_limit: int | None = None,
     result_ttl: int | None = None,
+    retries: int | None = None,
+    timeout: int | None = None,
+    due: datetime | None = None,
     now: str | None = None,
     max_args_bytes: int = MAX_ARGS_BYTES,
 ) -> dict[str, str]:
@@ -145,7 +170,7 @@ def submit_fields(
         raise ValueError(f"args are {size} bytes as JSON, more than the client's limit of {max_args_bytes}")
     fields = {
         TaskField.FUNCTION: function,
-        TaskField.STATE: State.PENDING,
+        TaskField.STATE: State.PENDING if due is None else State.SCHEDULED,
         TaskField.ARGS: args,
         TaskField.PENDING_CREATED: now or codec.now_timestamp(),
         TaskField.SCHEMA_VERSION: str(SCHEMA_VERSION),
@@ -155,6 +180,9 @@ def submit_fields(
         TaskField.USERNAME: username,
         TaskField.VIRTUAL_MEMORY_LIMIT: _whole("virtual memory limit", virtual_memory_limit, 1, MAX_MEMORY_LIMIT),
         TaskField.RESULT_TTL: _whole("result ttl", result_ttl, 0, RESULT_TTL_MAX_SECONDS),
+        TaskField.RETRIES: _whole("retries", retries, 0, MAX_RETRIES),
+        TaskField.TIMEOUT: _whole("timeout", timeout, 1, MAX_TIMEOUT),
+        TaskField.SCHEDULED_FOR: None if due is None else codec.format_timestamp(due),
     }
     fields.update({name: value for name, value in optional.items() if value is not None})
     return fields
@@ -174,6 +202,7 @@ def submit(
 ) -> Flow[str]:
     """Write the task and push its id, after making sure the results subscription is live."""
     task_id = new_task_id() if options.task_id is None else check_task_id(options.task_id)
+    due = options.due()
     fields = submit_fields(
         function,
         kwargs,
@@ -181,12 +210,21 @@ def submit(
         username=options.username,
         virtual_memory_limit=options.virtual_memory_limit,
         result_ttl=options.result_ttl,
+        retries=options.retries,
+        timeout=options.timeout,
+        due=due,
         max_args_bytes=max_args_bytes,
     )
     call = script_call(
         "submit",
-        keys=dict(task=keys.task(task_id), pending=keys.pending(queue)),
-        argv=dict(task_id=task_id, field_values=fields),
+        keys=dict(task=keys.task(task_id), pending=keys.pending(queue), scheduled=keys.scheduled(queue)),
+        argv=dict(
+            task_id=task_id,
+            due_ms="" if due is None else str(unix_ms(due)),
+            cmd_channel=keys.cmd,
+            scheduled_command=keys.scheduled_command(queue),
+            field_values=fields,
+        ),
     )
     yield Subscribe()
     yield Watch(keys.task(task_id), keep=True)
@@ -242,27 +280,57 @@ def poll(keys: Keys, task_id: str) -> Flow[bool]:
     return bool(state == State.FINISHED)
 
 
-def cancel(keys: Keys, task_id: str, queue: str | None, default_queue: str) -> Flow[str]:
-    """Cancel a pending task, or send the kill command for an executing one; returns what happened."""
-    key = keys.task(task_id)
-    if queue is None:
-        queue = (yield Call(("HGET", key, TaskField.QUEUE))) or default_queue
+def _queue_of(keys: Keys, queue: str | None, default_queue: str) -> str:
+    """The task's queue, or the client's when the hash names one no producer could have used (then
+    the task is on none of its lists)."""
     try:
-        pending = keys.pending(queue)
-    except ConfigError:  # the hash names a queue no producer could have used: it is on none of its lists
-        pending = keys.pending(default_queue)
+        keys.pending(queue or default_queue)
+    except ConfigError:
+        return default_queue
+    return queue or default_queue
+
+
+def cancel(keys: Keys, task_id: str, default_queue: str) -> Flow[str]:
+    """Cancel a pending or scheduled task (or one whose worker is dead), or send the kill command for
+    one a live worker runs; returns what happened."""
+    key = keys.task(task_id)
+    queue, owner = yield Call(("HMGET", key, TaskField.QUEUE, TaskField.WORKER))
+    queue = _queue_of(keys, queue, default_queue)
+    gone = bool(owner) and not (yield Call(("EXISTS", keys.worker(owner))))
     call = script_call(
         "cancel",
-        keys=dict(task=key, pending=pending),
+        keys=dict(
+            task=key,
+            pending=keys.pending(queue),
+            scheduled=keys.scheduled(queue),
+            failed=keys.failed(queue),
+        ),
         argv=dict(
             task_id=task_id,
+            owner_id=owner or "",
+            owner_gone=int(gone),
             results_channel=keys.results,
             cmd_channel=keys.cmd,
             kill_command=keys.kill(task_id),
             now=codec.now_timestamp(),
+            now_ms=unix_ms(),
             reason=Reason.CANCELLED,
+            orphan_reason=Reason.CANCELLED_ORPHAN.format(worker=owner),
             default_ttl=RESULT_TTL,
         ),
+    )
+    reply: Reply = yield RunScript(call)
+    return reply.status
+
+
+def requeue(keys: Keys, task_id: str, default_queue: str) -> Flow[str]:
+    """Run a failed task again (its history kept in errors); returns what happened."""
+    key = keys.task(task_id)
+    queue = _queue_of(keys, (yield Call(("HGET", key, TaskField.QUEUE))), default_queue)
+    call = script_call(
+        "requeue",
+        keys=dict(task=key, pending=keys.pending(queue), failed=keys.failed(queue)),
+        argv=dict(task_id=task_id),
     )
     reply: Reply = yield RunScript(call)
     return reply.status

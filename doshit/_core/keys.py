@@ -9,18 +9,25 @@ from .._errors import ConfigError
 from .schema import (
     CMD_CHANNEL,
     EXECUTING_KEY,
+    FAILED_KEY,
     KILL_ALL_COMMAND,
     KILL_COMMAND,
     NAME_REGEX,
     PENDING_KEY,
+    RECOVERY_KEY,
     RESERVED_QUEUES,
     RESULTS_CHANNEL,
+    SCHEDULED_COMMAND,
+    SCHEDULED_KEY,
     TASK_ID_REGEX,
     TASK_KEY,
     WORKER_KEY,
     WORKERS_KEY,
 )
 from .text import is_utf8, shown
+
+NO_WORKER = "-"
+"""Stands for the worker of a task that names none, in a script's KEYS (no such worker hash exists)."""
 
 _TASK_ID = re.compile(TASK_ID_REGEX)
 _NAME = re.compile(NAME_REGEX)
@@ -79,6 +86,19 @@ class Keys:
     def executing(self, queue: str) -> str:
         return EXECUTING_KEY.format(prefix=self.prefix, queue=check_queue(queue))
 
+    def scheduled(self, queue: str) -> str:
+        return SCHEDULED_KEY.format(prefix=self.prefix, queue=check_queue(queue))
+
+    def failed(self, queue: str) -> str:
+        return FAILED_KEY.format(prefix=self.prefix, queue=check_queue(queue))
+
+    def recovery(self, queue: str) -> str:
+        return RECOVERY_KEY.format(prefix=self.prefix, queue=check_queue(queue))
+
+    def scheduled_command(self, queue: str) -> str:
+        """The command that tells the queue's workers a task was scheduled."""
+        return SCHEDULED_COMMAND.format(queue=check_queue(queue))
+
     def worker(self, worker_id: str) -> str:
         return WORKER_KEY.format(prefix=self.prefix, worker_id=worker_id)
 
@@ -99,10 +119,13 @@ class Keys:
 
     kill_all = KILL_ALL_COMMAND
 
-    def read_command(self, command: str) -> KillTask | KillAll | None:
+    def read_command(self, command: str) -> KillTask | KillAll | Scheduled | None:
         """What a message on the cmd channel asks for; None for anything this version does not know."""
         if command == KILL_ALL_COMMAND:
             return KillAll()
+        head, _, tail = SCHEDULED_COMMAND.partition("{queue}")
+        if command.startswith(head) and command.endswith(tail) and len(command) > len(head) + len(tail):
+            return Scheduled(command[len(head) : len(command) - len(tail)])
         head = KILL_COMMAND.format(task_key="")
         task_id = self.task_id(command[len(head) :]) if command.startswith(head) else None
         return None if task_id is None else KillTask(task_id)
@@ -118,3 +141,10 @@ class KillTask:
 @dataclass(frozen=True)
 class KillAll:
     """The command that kills every task every worker runs."""
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """A task was scheduled on this queue: its workers look again at when the next one is due."""
+
+    queue: str

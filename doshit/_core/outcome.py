@@ -21,6 +21,9 @@ class Outcome:
     value: str = ""
     reason: str = ""
     exception: str = ""
+    retryable: bool = False
+    """For a failure: whether running the task again may help (the function raised an exception its
+    retry policy names, or its process died), as opposed to a failure it would meet again."""
 
     def fields(self) -> dict[str, str]:
         """The task hash fields that record this outcome (without state and timestamp)."""
@@ -39,7 +42,7 @@ class Outcome:
         raise TaskFailed(self.reason, exception=self.exception)
 
 
-def failed(reason: str, exception: str = "") -> Outcome:
+def failed(reason: str, exception: str = "", *, retryable: bool = False) -> Outcome:
     """A failure whose reason is one line of at most MAX_REASON characters."""
     line = " ".join(reason.split())
-    return Outcome(False, reason=line[:MAX_REASON], exception=exception)
+    return Outcome(False, reason=line[:MAX_REASON], exception=exception, retryable=retryable)

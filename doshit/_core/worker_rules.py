@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from typing import Union
 
 from . import codec
-from .keys import Keys
+from .codec import unix_ms
+from .keys import NO_WORKER, Keys
+from .limits import DEFAULT_LIMITS, MAX_MEMORY_LIMIT, MAX_RETRIES, MAX_TIMEOUT, Limits
 from .outcome import Outcome, failed
 from .schema import (
     HEARTBEAT_EXPIRY_INTERVALS,
-    MAX_ARGS_BYTES,
-    MAX_DEPTH,
-    MAX_RESULT_BYTES,
     RESULT_TTL_MAX_SECONDS,
     SCHEMA_VERSION,
     ClaimReply,
@@ -30,47 +29,19 @@ from .schema import (
 from .scripts import Reply, ScriptCall, script_call
 from .text import is_utf8
 
-MAX_MEMORY_LIMIT = 2**63 - 1
-"""The largest RLIMIT_AS that setrlimit takes; a larger virtual-memory-limit is refused."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What a worker refuses to run or to write: args and results larger than so many bytes of JSON,
-    and args nested deeper than so many levels."""
-
-    max_args_bytes: int = MAX_ARGS_BYTES
-    max_result_bytes: int = MAX_RESULT_BYTES
-    max_depth: int = MAX_DEPTH
-
-    def __post_init__(self) -> None:
-        for name in ("max_args_bytes", "max_result_bytes", "max_depth"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-    def argv(self) -> list[str]:
-        """The limits as command line options of a child process (see from_argv)."""
-        return [f"--max-args-bytes={self.max_args_bytes}", f"--max-result-bytes={self.max_result_bytes}",
-                f"--max-depth={self.max_depth}"]  # fmt: skip
-
-    @classmethod
-    def from_argv(cls, argv: Sequence[str]) -> Limits:
-        given = dict(arg[2:].replace("-", "_").split("=", 1) for arg in argv if arg.startswith("--max-"))
-        return cls(**{name: int(value) for name, value in given.items()})
-
-
-DEFAULT_LIMITS = Limits()
-
 
 @dataclass(frozen=True)
 class Job:
-    """A claimed task that can run, as a pool needs it."""
+    """A claimed task that can run: what a pool needs, and this run's attempt and the task's own
+    retries and time limit (None: the function's or the worker's apply)."""
 
     task_id: str
     function: str
     args: str
     memory_limit: int | None
+    attempt: int = 1
+    retries: int | None = None
+    timeout: int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +50,7 @@ class Refused:
 
     task_id: str
     outcome: Outcome
+    attempt: int = 1
 
 
 @dataclass(frozen=True)
@@ -109,6 +81,39 @@ def parse_result_ttl(text: str) -> int | None:
     if not (text.isascii() and text.isdigit() and len(text) <= 10) or int(text) > RESULT_TTL_MAX_SECONDS:
         raise ValueError(Reason.BAD_RESULT_TTL.format(limit=RESULT_TTL_MAX_SECONDS, value=text))
     return int(text)
+
+
+def parse_count(field: str, text: str, low: int, high: int) -> int | None:
+    """A whole-number field (None when empty); ValueError, saying which field, when it is out of range."""
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(high))) or not low <= int(text) <= high:
+        raise ValueError(Reason.BAD_NUMBER.format(field=field, low=low, high=high, value=text))
+    return int(text)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a function's failures are retried: ``retries`` more runs (a task's own retries field wins),
+    the first ``backoff`` seconds after the failure, doubling each time up to ``max_backoff``, each
+    delay drawn between half and one and a half times that (jitter)."""
+
+    retries: int = 0
+    backoff: float = 1.0
+    max_backoff: float = 300.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or not 0 <= self.retries <= MAX_RETRIES:
+            raise ValueError(f"retries must be a whole number from 0 to {MAX_RETRIES}, got {self.retries!r}")
+        if not 0 <= self.backoff <= self.max_backoff:
+            raise ValueError(f"backoff must be from 0 to max_backoff, got {self.backoff!r} and {self.max_backoff!r}")
+
+    def retries_for(self, job: Job) -> int:
+        return self.retries if job.retries is None else job.retries
+
+    def delay(self, attempt: int, draw: float) -> float:
+        """Seconds before the retry after failed attempt ``attempt``; ``draw`` is uniform in [0, 1)."""
+        return float(min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1)) * (0.5 + draw))
 
 
 def finish_fields(outcome: Outcome, finished_at: str) -> dict[str, str]:
@@ -155,6 +160,10 @@ class WorkerInfo:
         return max(1, int(self.heartbeat_interval * HEARTBEAT_EXPIRY_INTERVALS))
 
 
+ERROR_EXCEPTION_KEPT = 4000
+"""The characters of a failed run's error-exception its entry in errors keeps (the last ones)."""
+
+
 @dataclass(frozen=True)
 class WorkerProtocol:
     """The script calls of one worker on one queue, and what their replies mean."""
@@ -179,7 +188,12 @@ class WorkerProtocol:
     def claim(self, task_id: str, now: str) -> ScriptCall:
         return script_call(
             "claim",
-            keys=dict(task=self.keys.task(task_id), executing=self.executing, pending=self.pending),
+            keys=dict(
+                task=self.keys.task(task_id),
+                executing=self.executing,
+                pending=self.pending,
+                scheduled=self.keys.scheduled(self.queue),
+            ),
             argv=dict(
                 task_id=task_id,
                 worker_id=self.worker_id,
@@ -196,35 +210,95 @@ class WorkerProtocol:
         if reply.status == ClaimReply.INVALID:
             function, state = reply[TaskField.FUNCTION], reply[TaskField.STATE]
             reason = Reason.EMPTY_FUNCTION if not function else Reason.BAD_STATE.format(state=state)
-            return Refused(task_id, failed(reason))
+            return Refused(task_id, failed(reason), reply[TaskField.ATTEMPT])
         if reply.status == ClaimReply.TOOBIG:
             reason = Reason.ARGS_TOO_LARGE.format(size=reply["size"], limit=self.limits.max_args_bytes)
-            return Refused(task_id, failed(reason))
+            return Refused(task_id, failed(reason), reply[TaskField.ATTEMPT])
         detail = reply.values.get(TaskField.STATE) or reply.values.get("type")
         return Dropped(task_id, f"{reply.status} {detail}" if detail else reply.status)
 
     def _runnable(self, task_id: str, reply: Reply) -> Job | Refused:
-        function, args = reply[TaskField.FUNCTION], reply[TaskField.ARGS]
+        function, args, attempt = reply[TaskField.FUNCTION], reply[TaskField.ARGS], reply[TaskField.ATTEMPT]
         for field, text in ((TaskField.FUNCTION, function), (TaskField.ARGS, args)):
             if not is_utf8(text):
-                return Refused(task_id, failed(Reason.NOT_UTF8.format(field=field)))
+                return Refused(task_id, failed(Reason.NOT_UTF8.format(field=field)), attempt)
         try:
             limit = parse_memory_limit(reply[TaskField.VIRTUAL_MEMORY_LIMIT])
             parse_result_ttl(reply[TaskField.RESULT_TTL])
+            retries = parse_count(TaskField.RETRIES, reply[TaskField.RETRIES], 0, MAX_RETRIES)
+            timeout = parse_count(TaskField.TIMEOUT, reply[TaskField.TIMEOUT], 1, MAX_TIMEOUT)
         except ValueError as exc:
-            return Refused(task_id, failed(str(exc)))
-        return Job(task_id, function, args, limit)
+            return Refused(task_id, failed(str(exc)), attempt)
+        return Job(task_id, function, args, limit, attempt, retries, timeout)
 
-    def finish(self, task_id: str, outcome: Outcome, finished_at: str, default_ttl: int) -> ScriptCall:
+    def finish(self, task_id: str, attempt: int, outcome: Outcome, finished_at: str, default_ttl: int) -> ScriptCall:
+        """Write the outcome of this run; a failure is also indexed in the queue's failed set."""
         return script_call(
             "finish",
-            keys=dict(task=self.keys.task(task_id), executing=self.executing),
+            keys=dict(task=self.keys.task(task_id), executing=self.executing, failed=self.keys.failed(self.queue)),
             argv=dict(
                 task_id=task_id,
                 worker_id=self.worker_id,
+                attempt=attempt,
                 results_channel=self.keys.results,
                 default_ttl=default_ttl,
+                failed_at_ms="" if outcome.ok else unix_ms(finished_at),
                 field_values=finish_fields(outcome, finished_at),
+            ),
+        )
+
+    def retry(self, task_id: str, attempt: int, outcome: Outcome, finished_at: str, due_at: str) -> ScriptCall:
+        """Record this failed run in the task's errors and schedule it again at ``due_at``."""
+        error = {"attempt": attempt, "worker": self.worker_id, "reason": outcome.reason, "at": finished_at}
+        if outcome.exception:  # the end of a traceback says the most
+            error["exception"] = outcome.exception[-ERROR_EXCEPTION_KEPT:]
+        return script_call(
+            "retry",
+            keys=dict(
+                task=self.keys.task(task_id), executing=self.executing, scheduled=self.keys.scheduled(self.queue)
+            ),
+            argv=dict(
+                task_id=task_id,
+                worker_id=self.worker_id,
+                attempt=attempt,
+                due_ms=unix_ms(due_at),
+                error_json=codec.encode(error),
+                cmd_channel=self.keys.cmd,
+                scheduled_command=self.keys.scheduled_command(self.queue),
+                field_values={TaskField.STATE: State.SCHEDULED, TaskField.SCHEDULED_FOR: due_at},
+            ),
+        )
+
+    def promote(self, task_id: str) -> ScriptCall:
+        return script_call(
+            "promote",
+            keys=dict(task=self.keys.task(task_id), scheduled=self.keys.scheduled(self.queue), pending=self.pending),
+            argv=dict(task_id=task_id),
+        )
+
+    def recover(self, task_id: str, owner: str | None, now: str, grace_ms: int, default_retries: int,
+                default_ttl: int) -> ScriptCall:  # fmt: skip
+        """Look at one id on executing for a task whose worker (``owner``, as read) is gone."""
+        return script_call(
+            "recover",
+            keys=dict(
+                task=self.keys.task(task_id),
+                executing=self.executing,
+                pending=self.pending,
+                failed=self.keys.failed(self.queue),
+                owner=self.keys.worker(owner or NO_WORKER),
+            ),
+            argv=dict(
+                task_id=task_id,
+                owner_id=owner or "",
+                now_ms=unix_ms(now),
+                now=now,
+                grace_ms=grace_ms,
+                default_retries=default_retries,
+                reason=Reason.WORKER_DIED,
+                results_channel=self.keys.results,
+                default_ttl=default_ttl,
+                cancelled_reason=Reason.CANCELLED_ORPHAN,
             ),
         )
 

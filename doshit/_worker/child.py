@@ -26,9 +26,9 @@ from typing import BinaryIO
 
 import orjson
 
+from .._core.limits import Limits
 from .._core.outcome import Outcome, failed
 from .._core.schema import Reason
-from .._core.worker_rules import Limits
 from .._logs import LOG_FORMATS, configure
 from .app import AppRef
 from .frames import STARTED, Request, hello, hello_error, outcome_from, outcome_message, read_frame, write_frame
@@ -166,6 +166,7 @@ def run_limited(registry: Registry, request: Request, loop: asyncio.AbstractEven
     return failed(
         Reason.RETURNCODE.format(code=code),
         f"the process running {request.function} with a virtual memory limit of {limit} bytes exited with code {code}",
+        retryable=True,
     )
 
 

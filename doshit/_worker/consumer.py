@@ -7,8 +7,9 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Callable
+import random
 from dataclasses import dataclass
+from typing import Protocol
 
 import redis
 import redis.asyncio
@@ -16,22 +17,35 @@ import redis.asyncio
 from .._core import codec
 from .._core.keys import valid_task_id
 from .._core.outcome import Outcome, failed
+from .._core.schema import Reason
 from .._core.text import shown
 from .._core.worker_rules import Dropped, Job, Refused, WorkerProtocol
 from .._redis import run_scripts, unavailable
 from .pool import GIVE_BACK, GiveBack, Kill, NotStarted, Pool, Stop
+from .registry import Registry
 from .upkeep import Retry, Stopped, pause, retrying
 
 log = logging.getLogger("doshit.worker")
 
 
-@dataclass(frozen=True)
+@dataclass
 class InFlight:
-    """A claimed task: its job, the order it was claimed in, and the future that stops it before it starts."""
+    """A claimed task: its job, the order it was claimed in, the future that stops it before it starts,
+    and the timer of its time limit once it runs."""
 
     job: Job
     order: int
     stop: asyncio.Future[Stop]
+    timer: asyncio.TimerHandle | None = None
+    over_time: bool = False
+
+
+class Outcomes(Protocol):
+    """Where the consumer sends what became of each task (the Finisher)."""
+
+    def finish(self, task_id: str, attempt: int, outcome: Outcome) -> None: ...
+
+    def retry(self, task_id: str, attempt: int, outcome: Outcome, delay: float) -> None: ...
 
 
 class Consumer:
@@ -46,15 +60,19 @@ class Consumer:
         conn: redis.asyncio.Redis,
         protocol: WorkerProtocol,
         pool: Pool,
-        finish: Callable[[str, Outcome], None],
+        outcomes: Outcomes,
+        registry: Registry,
         *,
         burst: bool,
         poll_timeout: int,
+        task_timeout: float | None = None,
     ) -> None:
         self.conn = conn
         self.protocol = protocol
         self.pool = pool
-        self.finish = finish
+        self.outcomes = outcomes
+        self.registry = registry
+        self.task_timeout = task_timeout
         self.burst = burst
         self.poll_timeout = poll_timeout
         self.running: dict[str, InFlight] = {}
@@ -135,7 +153,7 @@ class Consumer:
                 self._start(claimed)
             elif isinstance(claimed, Refused):
                 log.warning("task %s cannot run: %s", task_id, shown(claimed.outcome.reason, 300))
-                self.finish(task_id, claimed.outcome)
+                self.outcomes.finish(task_id, claimed.attempt, claimed.outcome)
             elif isinstance(claimed, Dropped):
                 log.warning("dropped task id %s from %s: %s", task_id, self.protocol.executing, claimed.why)
         return int(replies[-1]["backlog"])
@@ -164,7 +182,7 @@ class Consumer:
         job = entry.job
         log.debug("task %s: %s started", job.task_id, shown(job.function))
         try:
-            outcome = await self.pool.run(job, entry.stop)
+            outcome = await self.pool.run(job, entry.stop, lambda: self._started(entry))
         except NotStarted as stopped:
             if isinstance(stopped.stop, GiveBack):
                 self.given_back.append(entry)
@@ -174,16 +192,43 @@ class Consumer:
             log.exception("task %s: the pool failed", job.task_id)
             outcome = failed(f"worker error: {type(exc).__name__}: {exc}")
         finally:
+            if entry.timer is not None:
+                entry.timer.cancel()
             del self.running[job.task_id]
             self._free += 1
             self._wake.set()
             if not self.running:
                 self.idle.set()
+        self._done(entry, outcome)
+
+    def _started(self, entry: InFlight) -> None:
+        """The task runs now: its time limit starts."""
+        limit = entry.job.timeout or self.registry.policy(entry.job.function).timeout or self.task_timeout
+        if limit is not None:
+            entry.timer = asyncio.get_running_loop().call_later(limit, self._over_time, entry, limit)
+
+    def _over_time(self, entry: InFlight, limit: float) -> None:
+        entry.over_time = True
+        log.info("task %s: over its time limit of %g s; killing it", entry.job.task_id, limit)
+        self.kill(entry.job.task_id, Reason.TIME_LIMIT.format(seconds=f"{limit:g}"))
+
+    def _done(self, entry: InFlight, outcome: Outcome) -> None:
+        """Finish the task with its outcome, or schedule it again when it failed in a way worth a retry
+        and has retries left."""
+        job = entry.job
         if outcome.ok:
             log.debug("task %s: %s successful", job.task_id, shown(job.function))
-        else:
-            log.info("task %s: %s failed: %s", job.task_id, shown(job.function), shown(outcome.reason, 300))
-        self.finish(job.task_id, outcome)
+            self.outcomes.finish(job.task_id, job.attempt, outcome)
+            return
+        policy = self.registry.policy(job.function).retry
+        if (outcome.retryable or entry.over_time) and job.attempt <= policy.retries_for(job):
+            delay = policy.delay(job.attempt, random.random())
+            log.info("task %s: %s failed (attempt %d): %s; retrying in %.1f s", job.task_id, shown(job.function),
+                     job.attempt, shown(outcome.reason, 300), delay)  # fmt: skip
+            self.outcomes.retry(job.task_id, job.attempt, outcome, delay)
+            return
+        log.info("task %s: %s failed: %s", job.task_id, shown(job.function), shown(outcome.reason, 300))
+        self.outcomes.finish(job.task_id, job.attempt, outcome)
 
     def kill(self, task_id: str, reason: str) -> bool:
         """Kill a task this worker has claimed: before it starts, or while it runs. False if it has none."""

@@ -8,26 +8,44 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import redis.asyncio
 
 from .._core import codec
 from .._core.outcome import Outcome, failed
-from .._core.schema import FinishReply, Reason, Result
-from .._core.scripts import Reply
+from .._core.schema import FinishReply, Reason, Result, RetryReply
+from .._core.scripts import Reply, ScriptCall
 from .._core.worker_rules import WorkerProtocol
 from .._redis import run_scripts_apart
 from .upkeep import retrying
 
 log = logging.getLogger("doshit.worker")
 
+RETRIED = "retried"
+"""The count in ``done`` of the failed runs scheduled again."""
+
 FINISH_BATCH = 500
 """At most this many outcomes are written in one pipeline."""
 
 
+@dataclass(frozen=True)
+class Written:
+    """One outcome to write: the run it ends, when it ended, and for a retry when to run again."""
+
+    task_id: str
+    attempt: int
+    outcome: Outcome
+    at: str
+    retry_at: str | None = None
+
+
 class Finisher:
-    """Writes each outcome with the finish script: result fields, LREM executing, EXPIRE, PUBLISH."""
+    """Writes each outcome: the finish script (result fields, LREM executing, EXPIRE, PUBLISH), or for a
+    failure worth a retry the retry script (the error into errors, the task scheduled again)."""
 
     def __init__(
         self, conn: redis.asyncio.Redis, protocol: WorkerProtocol, result_ttl: int, busy: Callable[[], bool]
@@ -37,15 +55,25 @@ class Finisher:
         self.result_ttl = result_ttl
         self.busy = busy
         """True while tasks run: then outcomes arriving in the same moment are worth waiting for."""
-        self.done = {Result.SUCCESSFUL: 0, Result.FAILED: 0}
-        self._queue: asyncio.Queue[tuple[str, Outcome, str]] = asyncio.Queue()
-        """Outcomes to write: task id, outcome, when it finished."""
+        self.done = {Result.SUCCESSFUL: 0, Result.FAILED: 0, RETRIED: 0}
+        """Tasks finished by result, and runs scheduled again to retry."""
+        self._queue: asyncio.Queue[Written] = asyncio.Queue()
         self._unwritten: dict[str, None] = {}
         """The ids of the tasks whose outcome is queued or being written, in order."""
 
-    def put(self, task_id: str, outcome: Outcome) -> None:
-        self._unwritten[task_id] = None
-        self._queue.put_nowait((task_id, outcome, codec.now_timestamp()))
+    def finish(self, task_id: str, attempt: int, outcome: Outcome) -> None:
+        self._put(Written(task_id, attempt, outcome, codec.now_timestamp()))
+
+    def retry(self, task_id: str, attempt: int, outcome: Outcome, delay: float) -> None:
+        now = time.time()
+        due = codec.format_timestamp(datetime.fromtimestamp(now + delay, timezone.utc))
+        self._put(
+            Written(task_id, attempt, outcome, codec.format_timestamp(datetime.fromtimestamp(now, timezone.utc)), due)
+        )
+
+    def _put(self, written: Written) -> None:
+        self._unwritten[written.task_id] = None
+        self._queue.put_nowait(written)
 
     @property
     def unwritten(self) -> list[str]:
@@ -62,50 +90,60 @@ class Finisher:
             try:
                 await retrying("writing results", functools.partial(self._write, batch))
             except Exception:  # a fault of ours, or access refused: the next batch may fare better
-                task_ids = ", ".join(task_id for task_id, _, _ in batch)
+                task_ids = ", ".join(item.task_id for item in batch)
                 log.exception("could not write the results of %d task(s): %s", len(batch), task_ids)
                 continue  # they stay unwritten
             finally:
                 for _ in batch:
                     self._queue.task_done()
-            for task_id, _, _ in batch:
-                self._unwritten.pop(task_id, None)
+            for item in batch:
+                self._unwritten.pop(item.task_id, None)
 
-    async def _write(self, batch: list[tuple[str, Outcome, str]]) -> None:
-        calls = [self.protocol.finish(task_id, outcome, at, self.result_ttl) for task_id, outcome, at in batch]
-        refused: list[tuple[str, str, Exception]] = []
-        for (task_id, outcome, at), reply in zip(batch, await run_scripts_apart(self.conn, calls), strict=True):
+    def _call(self, item: Written) -> ScriptCall:
+        if item.retry_at is not None:
+            return self.protocol.retry(item.task_id, item.attempt, item.outcome, item.at, item.retry_at)
+        return self.protocol.finish(item.task_id, item.attempt, item.outcome, item.at, self.result_ttl)
+
+    async def _write(self, batch: list[Written]) -> None:
+        refused: list[tuple[Written, Exception]] = []
+        for item, reply in zip(batch, await run_scripts_apart(self.conn, [self._call(i) for i in batch]), strict=True):
             if isinstance(reply, Exception):
-                refused.append((task_id, at, reply))
+                refused.append((item, reply))
             else:
-                self._written(task_id, outcome, reply)
+                self._written(item, reply)
         if refused:
             await self._write_failures(refused)
 
-    def _written(self, task_id: str, outcome: Outcome, reply: Reply) -> None:
-        if reply.status == FinishReply.FINISHED:
-            self.done[Result.SUCCESSFUL if outcome.ok else Result.FAILED] += 1
+    def _written(self, item: Written, reply: Reply) -> None:
+        if reply.status in (FinishReply.FINISHED, RetryReply.SCHEDULED):
+            outcome = item.outcome
+            kind = RETRIED if item.retry_at else Result.SUCCESSFUL if outcome.ok else Result.FAILED
+            self.done[kind] += 1
         elif reply.status == FinishReply.GONE:
-            log.warning("task %s: its hash was gone when its result was written; result dropped", task_id)
+            log.warning("task %s: its hash was gone when its result was written; result dropped", item.task_id)
         elif reply.status == FinishReply.WRONGTYPE:
-            log.warning("task %s: its key is not a task hash; id dropped from %s", task_id, self.protocol.executing)
+            log.warning(
+                "task %s: its key is not a task hash; id dropped from %s", item.task_id, self.protocol.executing
+            )
         else:
-            log.warning("task %s: no longer executing on this worker; its result was not written", task_id)
+            log.warning("task %s: no longer this worker's run; its result was not written", item.task_id)
 
-    async def _write_failures(self, refused: list[tuple[str, str, Exception]]) -> None:
+    async def _write_failures(self, refused: list[tuple[Written, Exception]]) -> None:
         """Redis refused these writes (not for being unavailable): finish each task failed with the
         reason instead, a small write that needs nothing of the outcome that was refused."""
-        failures = [(task_id, failed(Reason.WRITE_FAILED.format(detail=exc)), at) for task_id, at, exc in refused]
-        calls = [self.protocol.finish(task_id, outcome, at, self.result_ttl) for task_id, outcome, at in failures]
-        for (task_id, outcome, _), (_, _, first), reply in zip(
-            failures, refused, await run_scripts_apart(self.conn, calls), strict=True
+        failures = [
+            Written(item.task_id, item.attempt, failed(Reason.WRITE_FAILED.format(detail=exc)), item.at)
+            for item, exc in refused
+        ]
+        for failure, (_, first), reply in zip(
+            failures, refused, await run_scripts_apart(self.conn, [self._call(f) for f in failures]), strict=True
         ):
-            log.error("task %s: Redis refused its result: %s", task_id, first)
+            log.error("task %s: Redis refused its result: %s", failure.task_id, first)
             if isinstance(reply, Exception):
-                log.error("task %s: Redis refused its failure too (%s); it stays on %s", task_id, reply,
+                log.error("task %s: Redis refused its failure too (%s); it stays on %s", failure.task_id, reply,
                           self.protocol.executing)  # fmt: skip
             else:
-                self._written(task_id, outcome, reply)
+                self._written(failure, reply)
 
     async def flush(self, timeout: float) -> list[str]:
         """Wait until every queued outcome is written, for at most ``timeout`` seconds; returns the ids

@@ -43,12 +43,12 @@ def hello_error(error: str) -> dict[str, Any]:
 
 
 def outcome_message(outcome: Outcome) -> list[Any]:
-    return [outcome.ok, outcome.value, outcome.reason, outcome.exception]
+    return [outcome.ok, outcome.value, outcome.reason, outcome.exception, outcome.retryable]
 
 
 def outcome_from(message: list[Any]) -> Outcome:
-    ok, value, reason, exception = message
-    return Outcome(ok, value, reason, exception)
+    ok, value, reason, exception, retryable = message
+    return Outcome(ok, value, reason, exception, retryable)
 
 
 def started_page() -> int:

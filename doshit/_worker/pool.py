@@ -9,13 +9,15 @@ what was set. A kill of a task that already runs goes through ``Pool.kill``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol, Union
 
+from .._core.limits import DEFAULT_LIMITS, Limits
 from .._core.outcome import Outcome, failed
 from .._core.schema import Reason
-from .._core.worker_rules import DEFAULT_LIMITS, Job, Limits
+from .._core.worker_rules import Job
 from .._logs import LOG_FORMATS
 from .registry import Registry
 from .runner import run_call_async
@@ -75,7 +77,9 @@ class Pool(Protocol):
 
     async def start(self) -> None: ...
 
-    async def run(self, job: Job, stop: asyncio.Future[Stop]) -> Outcome: ...
+    async def run(self, job: Job, stop: asyncio.Future[Stop], started: Callable[[], None]) -> Outcome:
+        """Run the job (``started`` is called just before it starts), unless ``stop`` is set first."""
+        ...
 
     def kill(self, task_id: str, reason: str) -> bool:
         """Kill a task that runs now; False if none of that id runs."""
@@ -103,11 +107,12 @@ class InlinePool:
     async def start(self) -> None:
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(self.size, "doshit-task"))
 
-    async def run(self, job: Job, stop: asyncio.Future[Stop]) -> Outcome:
+    async def run(self, job: Job, stop: asyncio.Future[Stop], started: Callable[[], None]) -> Outcome:
         if stop.done():
             raise NotStarted(stop.result())
         if job.memory_limit is not None:
             return failed(Reason.MEMORY_LIMIT_INLINE)
+        started()
         call = asyncio.create_task(run_call_async(self.registry, job.function, job.args, self.limits))
         reasons: list[str] = []
         self._running[job.task_id] = (call, reasons)

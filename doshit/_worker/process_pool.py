@@ -10,6 +10,7 @@ import mmap
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,7 @@ class Child:
                 Reason.RETURNCODE.format(code=code),
                 f"the worker's child process {self.proc.pid} exited with code {code} while running "
                 f"{job.function}{killed}",
+                retryable=True,
             )
 
     def signal(self, signum: int) -> None:
@@ -271,10 +273,11 @@ class ProcessPool:
             raise NotStarted(stop.result())
         return child
 
-    async def run(self, job: Job, stop: asyncio.Future[Stop]) -> Outcome:
+    async def run(self, job: Job, stop: asyncio.Future[Stop], started: Callable[[], None]) -> Outcome:
         child = await self._acquire(stop)
         self._busy[job.task_id] = child
         child.kill_reason = None
+        started()
         try:
             while True:
                 try:

@@ -5,11 +5,30 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
+from .._core.worker_rules import RetryPolicy
 from .._errors import RegistryError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class TaskPolicy:
+    """What a worker does about one function's failures and run time."""
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry_on: tuple[type[BaseException], ...] | None = None
+    """Exception types that are worth a retry (None: any exception)."""
+    timeout: float | None = None
+    """Seconds a run may take before it is killed (None: the worker's default, if any)."""
+
+    def retryable(self, exc: BaseException) -> bool:
+        return self.retry_on is None or isinstance(exc, self.retry_on)
+
+
+DEFAULT_POLICY = TaskPolicy()
 
 
 def _loop_running() -> bool:
@@ -35,24 +54,58 @@ class Registry:
     def __init__(self) -> None:
         self._functions: dict[str, Callable[..., Any]] = {}
         self._signatures: dict[str, inspect.Signature] = {}
+        self._policies: dict[str, TaskPolicy] = {}
 
     @overload
     def task(self, function: F, /) -> F: ...
 
     @overload
-    def task(self, /, *, name: str | None = None) -> Callable[[F], F]: ...
+    def task(
+        self,
+        /,
+        *,
+        name: str | None = None,
+        retries: int = 0,
+        backoff: float = 1.0,
+        max_backoff: float = 300.0,
+        retry_on: type[BaseException] | tuple[type[BaseException], ...] | None = None,
+        timeout: float | None = None,
+    ) -> Callable[[F], F]: ...
 
-    def task(self, function: Callable[..., Any] | None = None, /, *, name: str | None = None) -> Any:
-        """Register a plain or ``async def`` function under its own name or ``name``; returns it unchanged."""
+    def task(
+        self,
+        function: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        retries: int = 0,
+        backoff: float = 1.0,
+        max_backoff: float = 300.0,
+        retry_on: type[BaseException] | tuple[type[BaseException], ...] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Register a plain or ``async def`` function under its own name or ``name``; returns it unchanged.
+
+        ``retries``: run it again up to that many times after it raises (only ``retry_on`` exception
+        types, when given), ``backoff`` seconds after the first failure, doubling up to
+        ``max_backoff``, with jitter. ``timeout``: seconds a run may take before it is killed. A task's
+        own ``_retries`` and ``_timeout`` win over these."""
+        policy = TaskPolicy(
+            RetryPolicy(retries, backoff, max_backoff),
+            (retry_on,) if isinstance(retry_on, type) else retry_on,
+            timeout,
+        )
+        if timeout is not None and not timeout > 0:
+            raise RegistryError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if function is not None:
-            return self.register(function)
+            return self.register(function, policy=policy)
 
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-            return self.register(fn, name=name)
+            return self.register(fn, name=name, policy=policy)
 
         return decorate
 
-    def register(self, function: F, *, name: str | None = None) -> F:
+    def register(self, function: F, *, name: str | None = None, policy: TaskPolicy = DEFAULT_POLICY) -> F:
         if not callable(function):
             raise RegistryError(f"only functions can be registered, got {function!r}")
         name = name or getattr(function, "__name__", None)
@@ -62,7 +115,12 @@ class Registry:
             raise RegistryError(f"a different function is already registered as {name!r}")
         self._functions[name] = function
         self._signatures[name] = inspect.signature(function)
+        self._policies[name] = policy
         return function
+
+    def policy(self, name: str) -> TaskPolicy:
+        """The retry policy and time limit of a function (the defaults for a name not registered)."""
+        return self._policies.get(name, DEFAULT_POLICY)
 
     def get(self, name: str) -> Callable[..., Any] | None:
         return self._functions.get(name)

@@ -14,20 +14,20 @@ from collections.abc import Callable
 from typing import Any
 
 from .._core import codec
+from .._core.limits import DEFAULT_LIMITS, Limits
 from .._core.outcome import Outcome, failed
 from .._core.schema import ECHO_CHARS, Reason
 from .._core.text import echo
-from .._core.worker_rules import DEFAULT_LIMITS, Limits
 from .._errors import DecodeError, EncodeError
 from .registry import Registry
 
 
-def failure_from(exc: BaseException) -> Outcome:
+def failure_from(exc: BaseException, retryable: bool = False) -> Outcome:
     """The failure for an exception raised by a task: 'Type: first line of message' plus traceback."""
     message = str(exc).strip().splitlines()
     name = type(exc).__qualname__
     text = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    return failed(f"{name}: {message[0]}" if message else name, "".join(text))
+    return failed(f"{name}: {message[0]}" if message else name, "".join(text), retryable=retryable)
 
 
 def prepare(
@@ -96,7 +96,7 @@ def run_call(
         if inspect.isawaitable(value):
             value = loop.run_until_complete(_await(value)) if loop else asyncio.run(_await(value))
     except BaseException as exc:  # noqa: BLE001 - a task's failure, whatever it is, is its outcome
-        return failure_from(exc)
+        return failure_from(exc, registry.policy(function).retryable(exc))
     return finalize(function, value, limits)
 
 
@@ -120,5 +120,5 @@ async def run_call_async(registry: Registry, function: str, args: str, limits: L
     except asyncio.CancelledError:
         raise
     except BaseException as exc:  # noqa: BLE001 - a task's failure, SystemExit included, is its outcome
-        return failure_from(exc)
+        return failure_from(exc, registry.policy(function).retryable(exc))
     return finalize(function, value, limits)

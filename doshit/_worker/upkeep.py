@@ -29,7 +29,7 @@ import redis.asyncio
 from .._core import codec
 from .._core.backoff import Backoff
 from .._core.config import Settings
-from .._core.keys import Keys, KillAll, KillTask
+from .._core.keys import Keys, KillAll, KillTask, Scheduled
 from .._core.schema import TaskField, WorkerField
 from .._core.worker_rules import WorkerInfo
 from .._redis import connect, unavailable
@@ -236,7 +236,7 @@ class Commands:
         self,
         conn: redis.asyncio.Redis,
         keys: Keys,
-        obey: Callable[[KillTask | KillAll], None],
+        obey: Callable[[KillTask | KillAll | Scheduled], None],
         running: Callable[[], list[str]],
     ) -> None:
         self.conn = conn

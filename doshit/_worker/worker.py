@@ -17,7 +17,8 @@ import uuid
 import redis
 
 from .._core.config import Settings, resolve
-from .._core.keys import Keys, KillAll, KillTask
+from .._core.keys import Keys, KillAll, KillTask, Scheduled
+from .._core.limits import Limits
 from .._core.schema import (
     HEARTBEAT_INTERVAL,
     MAX_ARGS_BYTES,
@@ -27,7 +28,7 @@ from .._core.schema import (
     RESULT_TTL_MAX_SECONDS,
     Reason,
 )
-from .._core.worker_rules import Limits, WorkerInfo, WorkerProtocol
+from .._core.worker_rules import WorkerInfo, WorkerProtocol
 from .._errors import ConfigError
 from .._logs import LOG_FORMATS
 from .._redis import config_problem, connect_async
@@ -37,6 +38,7 @@ from .consumer import Consumer
 from .finisher import Finisher
 from .pool import ChildOptions, InlinePool, Pool
 from .process_pool import ProcessPool
+from .recovery import Promoter, Recovery
 from .registry import Registry
 from .upkeep import Commands, Heartbeat, Registration, Stopped, every, retrying, this_host
 
@@ -44,6 +46,13 @@ log = logging.getLogger("doshit.worker")
 
 POOLS = ("process", "inline")
 """The kinds of pool; the first is the default."""
+RECOVERY_INTERVAL = 5.0
+"""Default seconds between two looks for the tasks of dead workers (by one worker of the queue)."""
+RECOVERY_GRACE = 10.0
+"""Default seconds a task must stay without a live owner, after it was first seen so, before it is
+given back: longer than a live worker needs to renew a hash that expired while Redis was away."""
+RECOVERY_RETRIES = 2
+"""Default runs a task gets again after its worker died, when it says nothing (its retries field)."""
 STOP_GRACE = 2.0
 """Seconds beyond the poll timeout the consumer may take to come back after a stop request."""
 SHUTDOWN_TIMEOUT = 10.0
@@ -115,6 +124,10 @@ class Worker:
         max_tasks_per_child: int | None = None,
         max_memory_per_child: int | None = None,
         log_format: str = LOG_FORMATS[0],
+        task_timeout: float | None = None,
+        recovery_interval: float = RECOVERY_INTERVAL,
+        recovery_grace: float = RECOVERY_GRACE,
+        recovery_retries: int = RECOVERY_RETRIES,
     ) -> None:
         if pool not in POOLS:
             raise ValueError(f"pool must be 'process' or 'inline', got {pool!r}")
@@ -140,6 +153,10 @@ class Worker:
         self.shutdown_timeout = shutdown_timeout
         self.heartbeat_interval = heartbeat_interval
         self.poll_timeout = poll_timeout
+        self.task_timeout = task_timeout
+        self.recovery_interval = recovery_interval
+        self.recovery_grace = recovery_grace
+        self.recovery_retries = recovery_retries
         self.protocol = WorkerProtocol(self.keys, self.queue, self.id, limits)
         self._stop_requests = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -169,10 +186,16 @@ class Worker:
         heartbeat = Heartbeat(self.settings, info)
         self._finisher = finisher = Finisher(conn, self.protocol, self.result_ttl, lambda: bool(consumer.running))
         self._consumer = consumer = Consumer(
-            conn, self.protocol, self.pool, finisher.put, burst=self.burst, poll_timeout=self.poll_timeout
-        )
+            conn, self.protocol, self.pool, finisher, self.registry,
+            burst=self.burst, poll_timeout=self.poll_timeout, task_timeout=self.task_timeout,
+        )  # fmt: skip
         self.done = finisher.done
         commands = Commands(conn, self.keys, self._command, lambda: list(consumer.running))
+        self._promoter = promoter = Promoter(conn, self.protocol)
+        self.recovery = recovery = Recovery(
+            conn, self.protocol, interval=self.recovery_interval, grace=self.recovery_grace,
+            default_retries=self.recovery_retries, result_ttl=self.result_ttl,
+        )  # fmt: skip
         if self._stop_requests:  # stopped before it served
             self._stopped.set()
             consumer.stop()
@@ -187,6 +210,8 @@ class Worker:
             upkeep = [
                 asyncio.create_task(finisher.run(), name="finisher"),
                 asyncio.create_task(every(0, "listening for commands", commands.listen), name="commands"),
+                asyncio.create_task(promoter.run(), name="promoter"),
+                asyncio.create_task(every(self.recovery_interval, "recovering tasks", recovery.once), name="recovery"),
             ]
             log.info(
                 "doshit worker %s serving queue %r on %s (prefix %r), pool %s x%d, functions: %s",
@@ -263,8 +288,11 @@ class Worker:
                 len(self.unwritten), self.protocol.executing, ", ".join(self.unwritten),
             )  # fmt: skip
 
-    def _command(self, command: KillTask | KillAll) -> None:
-        if isinstance(command, KillAll):
+    def _command(self, command: KillTask | KillAll | Scheduled) -> None:
+        if isinstance(command, Scheduled):
+            if command.queue == self.queue:
+                self._promoter.wake.set()
+        elif isinstance(command, KillAll):
             log.info("kill all: killing %d running task(s)", self._consumer.kill_all(Reason.PUBSUB_KILLED))
         elif self._consumer.kill(command.task_id, Reason.PUBSUB_KILLED):
             log.info("task %s: killing it on request", command.task_id)

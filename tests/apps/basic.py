@@ -183,3 +183,69 @@ def orphan_and_die(marker: str, code: int = 5) -> None:
 def leave_zombie() -> int:
     """Starts a short process and never waits for it."""
     return subprocess.Popen(["true"]).pid
+
+
+# --------------------------------------------------------------------------- retries, time limits, crashes
+
+
+def runs(counter: str) -> int:
+    """Counts the runs of a task in the file ``counter``; returns this run's number."""
+    path = Path(counter)
+    done = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(done))
+    return done
+
+
+@registry.task(retries=2, backoff=0.05, max_backoff=0.1)
+def flaky(counter: str, failures: int) -> int:
+    """Fails its first ``failures`` runs, then returns the number of the run that worked."""
+    done = runs(counter)
+    if done <= failures:
+        raise ValueError(f"run {done} fails")
+    return done
+
+
+class Transient(Exception):
+    """An error worth another try."""
+
+
+@registry.task(retries=3, backoff=0.05, max_backoff=0.1, retry_on=Transient)
+def picky(counter: str, transient: bool) -> None:
+    """Retried only when it raises Transient."""
+    runs(counter)
+    raise Transient("try again") if transient else ValueError("no use trying again")
+
+
+@registry.task(timeout=0.5)
+def limited(seconds: float, marker: str | None = None) -> float:
+    announce(marker)
+    time.sleep(seconds)
+    return seconds
+
+
+@registry.task(timeout=0.5)
+async def async_limited(seconds: float, marker: str | None = None) -> float:
+    announce(marker)
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+@registry.task
+def stall_first(counter: str, marker: str | None = None) -> int:
+    """Its first run hangs (until its worker is killed); a later one returns its run number at once."""
+    done = runs(counter)
+    announce(marker)
+    if done == 1:
+        time.sleep(600)
+    return done
+
+
+@registry.task
+def kill_worker(counter: str) -> None:
+    """SIGKILLs the worker that runs it (its parent, in the process pool): a poison task."""
+    runs(counter)
+    parent = os.getppid()
+    if b"doshit._cli" not in Path(f"/proc/{parent}/cmdline").read_bytes():
+        raise RuntimeError("kill_worker runs only in a worker's child process (the process pool)")
+    os.kill(parent, signal.SIGKILL)
+    time.sleep(600)

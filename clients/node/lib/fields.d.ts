@@ -4,8 +4,8 @@
 export interface TaskFields {
   /** `function`: The registered name of the function to run. */
   readonly function: string | null;
-  /** `state`: pending, executing or finished. */
-  readonly state: 'pending' | 'executing' | 'finished' | null;
+  /** `state`: pending, executing or finished; scheduled (added) while it waits for its time. */
+  readonly state: 'pending' | 'executing' | 'scheduled' | 'finished' | null;
   /** `args`: JSON object of named arguments. Written compact; legacy producers pretty-printed it with indent 2, which readers accept. */
   readonly args: Record<string, unknown> | null;
   /** `pending-created`: When it was submitted. The legacy Node producer omitted it. */
@@ -34,6 +34,18 @@ export interface TaskFields {
   readonly worker: string | null;
   /** `result-ttl`: Optional seconds to keep the hash once finished (0 keeps it forever), at most limits.result_ttl_max_seconds. Without it the worker's default applies. */
   readonly resultTtl: number | bigint | null;
+  /** `retries`: Optional: how many more times the task may run after a failure, a time limit or a dead worker. Without it the function's retry policy applies to failures, and the worker's --recovery-retries (default 2) to a dead worker. */
+  readonly retries: number | bigint | null;
+  /** `timeout`: Optional seconds the task may run before the worker kills it (task exceeded its time limit). Without it the function's or the worker's default applies. */
+  readonly timeout: number | bigint | null;
+  /** `attempt`: Which run this is: the claim counts it up (1 for the first). A task given back unstarted at shutdown, or never claimed, does not count. */
+  readonly attempt: number | bigint | null;
+  /** `scheduled-for`: When a scheduled task is due (the producer's or the retrying worker's clock). */
+  readonly scheduledFor: Date | null;
+  /** `errors`: The failures of earlier attempts, oldest first, at most 10: objects with attempt, reason and at (a timestamp), and where known worker (its id) and exception (the last 4000 characters of its error-exception). */
+  readonly errors: unknown[] | null;
+  /** `orphan-since`: Unix milliseconds when a worker first found the task on executing with no live worker to own it; removed when its owner is seen alive or it is claimed. */
+  readonly orphanSince: number | bigint | null;
   /** `kill-requested`: When a client asked to kill the task while it was executing. The kill command also goes out on the cmd channel; a worker that was not listening at that moment finds this mark when it listens again. */
   readonly killRequested: Date | null;
 }

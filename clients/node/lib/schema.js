@@ -89,6 +89,24 @@ module.exports = freeze({
       "legacy": true,
       "doc": "One live worker. Expires unless its heartbeat renews it; deleted on clean shutdown."
     },
+    "scheduled": {
+      "pattern": "{prefix}:{queue}:scheduled",
+      "type": "zset",
+      "legacy": false,
+      "doc": "Task ids waiting for their time (delayed tasks, and retries after a failure), scored by when they are due (unix milliseconds). Workers move the due ones to pending; legacy workers never see them."
+    },
+    "failed": {
+      "pattern": "{prefix}:{queue}:failed",
+      "type": "zset",
+      "legacy": false,
+      "doc": "Ids of the queue's failed tasks, scored by when they failed (unix milliseconds): to list, count and requeue them without scanning keys. Workers take off the ids whose hash has expired."
+    },
+    "recovery": {
+      "pattern": "{prefix}:{queue}:recovery",
+      "type": "string",
+      "legacy": false,
+      "doc": "Held (SET NX PX) by the worker that looks for the queue's orphaned tasks this round, so one worker does it at a time; it expires by itself."
+    },
     "workers": {
       "pattern": "{prefix}:workers",
       "type": "zset",
@@ -118,6 +136,11 @@ module.exports = freeze({
       "pattern": "task:kill:all",
       "legacy": true,
       "doc": "Every worker kills every task it runs."
+    },
+    "scheduled": {
+      "pattern": "task:scheduled:{queue}",
+      "legacy": false,
+      "doc": "A task was scheduled on the queue: its workers look again at when the next one is due. Legacy workers ignore it."
     }
   },
   "task_id": {
@@ -139,7 +162,8 @@ module.exports = freeze({
   "states": {
     "pending": "Submitted; its id is on the pending list.",
     "executing": "A worker took it; its id is on the executing list and `worker` names the worker.",
-    "finished": "Terminal. `result` says successful or failed. A finished task never changes again."
+    "scheduled": "Waiting for its time in the scheduled set: a delayed task, or a retry after a failure. Legacy readers see a task that is not finished yet.",
+    "finished": "Terminal for its worker: `result` says successful or failed. Only a requeue (of a failed task, by a client) makes it pending again."
   },
   "transitions": [
     {
@@ -201,7 +225,49 @@ module.exports = freeze({
       "from": "pending",
       "to": "finished",
       "by": "any client (cancel)",
-      "how": "cancel script: LREM pending, result failed with the cancelled reason, EXPIRE, PUBLISH"
+      "how": "cancel script: LREM pending (or ZREM scheduled; also an executing task a recovery found without its worker, its id dropped by the next recovery), result failed with the cancelled reason, EXPIRE, ZADD failed, PUBLISH"
+    },
+    {
+      "name": "schedule",
+      "from": null,
+      "to": "scheduled",
+      "by": "producer",
+      "how": "submit script with a due time: HSET the hash and ZADD the id to scheduled, atomically"
+    },
+    {
+      "name": "promote",
+      "from": "scheduled",
+      "to": "pending",
+      "by": "any worker",
+      "how": "promote script, for a due task: ZREM scheduled (only one promoter wins), state pending, LPUSH pending"
+    },
+    {
+      "name": "retry",
+      "from": "executing",
+      "to": "scheduled",
+      "by": "worker named in `worker`",
+      "how": "retry script, after a failure with retries left: the error appended to errors, LREM executing, ZADD scheduled at now plus the backoff"
+    },
+    {
+      "name": "recover",
+      "from": "executing",
+      "to": "pending",
+      "by": "any worker",
+      "how": "recover script, when the worker named in `worker` is dead (its hash gone on two looks at least recovery-grace apart) and attempts are left: LREM executing, the error appended to errors, state pending, RPUSH pending (taken next)"
+    },
+    {
+      "name": "give_up",
+      "from": "executing",
+      "to": "finished",
+      "by": "any worker",
+      "how": "recover script, when the dead worker's task has used its attempts: failed with the worker-died reason, LREM executing, EXPIRE, ZADD failed, PUBLISH"
+    },
+    {
+      "name": "requeue",
+      "from": "finished",
+      "to": "pending",
+      "by": "any client",
+      "how": "requeue script, for a failed task: ZREM failed, the error appended to errors, result fields and attempt removed, PERSIST, LPUSH pending"
     },
     {
       "name": "unclaim",
@@ -234,7 +300,7 @@ module.exports = freeze({
       "type": "enum",
       "by": "producer, worker, cancel",
       "legacy": true,
-      "doc": "pending, executing or finished."
+      "doc": "pending, executing or finished; scheduled (added) while it waits for its time."
     },
     {
       "name": "args",
@@ -333,6 +399,48 @@ module.exports = freeze({
       "by": "producer",
       "legacy": false,
       "doc": "Optional seconds to keep the hash once finished (0 keeps it forever), at most limits.result_ttl_max_seconds. Without it the worker's default applies."
+    },
+    {
+      "name": "retries",
+      "type": "integer",
+      "by": "producer",
+      "legacy": false,
+      "doc": "Optional: how many more times the task may run after a failure, a time limit or a dead worker. Without it the function's retry policy applies to failures, and the worker's --recovery-retries (default 2) to a dead worker."
+    },
+    {
+      "name": "timeout",
+      "type": "integer",
+      "by": "producer",
+      "legacy": false,
+      "doc": "Optional seconds the task may run before the worker kills it (task exceeded its time limit). Without it the function's or the worker's default applies."
+    },
+    {
+      "name": "attempt",
+      "type": "integer",
+      "by": "worker",
+      "legacy": false,
+      "doc": "Which run this is: the claim counts it up (1 for the first). A task given back unstarted at shutdown, or never claimed, does not count."
+    },
+    {
+      "name": "scheduled-for",
+      "type": "timestamp",
+      "by": "producer, worker",
+      "legacy": false,
+      "doc": "When a scheduled task is due (the producer's or the retrying worker's clock)."
+    },
+    {
+      "name": "errors",
+      "type": "json-array",
+      "by": "worker, requeue",
+      "legacy": false,
+      "doc": "The failures of earlier attempts, oldest first, at most 10: objects with attempt, reason and at (a timestamp), and where known worker (its id) and exception (the last 4000 characters of its error-exception)."
+    },
+    {
+      "name": "orphan-since",
+      "type": "integer",
+      "by": "worker (recovery)",
+      "legacy": false,
+      "doc": "Unix milliseconds when a worker first found the task on executing with no live worker to own it; removed when its owner is seen alive or it is claimed."
     },
     {
       "name": "kill-requested",
@@ -469,17 +577,25 @@ module.exports = freeze({
     "too_deep": "{what} nests deeper than this worker's limit of {limit} levels",
     "not_utf8": "{field} is not valid UTF-8",
     "worker_error": "worker error: {detail}",
-    "write_failed": "the worker could not write this task's result: {detail}"
+    "write_failed": "the worker could not write this task's result: {detail}",
+    "bad_number": "{field} must be a whole number from {low} to {high}, got '{value}'",
+    "time_limit": "task exceeded its time limit of {seconds} s",
+    "worker_died": "worker {worker} died while running the task, attempt {attempt} of {attempts}",
+    "cancelled_orphan": "task was cancelled after its worker {worker} died"
   },
   "scripts": {
     "submit": {
       "file": "scripts/submit.lua",
       "keys": [
         "task",
-        "pending"
+        "pending",
+        "scheduled"
       ],
       "argv": [
         "task_id",
+        "due_ms",
+        "cmd_channel",
+        "scheduled_command",
         "field_values..."
       ],
       "reply": {
@@ -488,16 +604,17 @@ module.exports = freeze({
           "0": "exists"
         }
       },
-      "returns": "1 when queued, 0 when the task hash already exists (nothing written)",
-      "source": "-- submit: create a task hash and queue its id, atomically.\n-- KEYS: task, pending\n-- ARGV: task_id, field_values...\n-- Returns 1 when queued, 0 when the task hash already exists (then nothing is written).\nif redis.call('EXISTS', KEYS[1]) == 1 then\n  return 0\nend\nredis.call('HSET', KEYS[1], unpack(ARGV, 2))\nredis.call('LPUSH', KEYS[2], ARGV[1])\nreturn 1\n",
-      "sha": "30f29da238cb1be2c00617f318fc41a41f5e2006"
+      "returns": "1 when queued (LPUSH pending, or ZADD scheduled at due_ms and the scheduled command published when due_ms is not empty), 0 when the task hash already exists (nothing written)",
+      "source": "-- submit: create a task hash and queue its id, or schedule it, atomically.\n-- KEYS: task, pending, scheduled\n-- ARGV: task_id, due_ms, cmd_channel, scheduled_command, field_values...\n-- Returns 1 when queued (due_ms empty: LPUSH pending; else ZADD scheduled at due_ms and the scheduled\n-- command published, so idle workers look again), 0 when the task hash already exists (then\n-- nothing is written).\nlocal due = ARGV[2] ~= '' and tonumber(ARGV[2])\nif ARGV[2] ~= '' and not due then\n  return redis.error_reply('due_ms must be a number')\nend\nif redis.call('EXISTS', KEYS[1]) == 1 then\n  return 0\nend\nredis.call('HSET', KEYS[1], unpack(ARGV, 5))\nif due then\n  redis.call('ZADD', KEYS[3], due, ARGV[1])\n  redis.call('PUBLISH', ARGV[3], ARGV[4])\nelse\n  redis.call('LPUSH', KEYS[2], ARGV[1])\nend\nreturn 1\n",
+      "sha": "954563a41a66bd2a199438bb880b44c82e31ca7d"
     },
     "claim": {
       "file": "scripts/claim.lua",
       "keys": [
         "task",
         "executing",
-        "pending"
+        "pending",
+        "scheduled"
       ],
       "argv": [
         "task_id",
@@ -513,16 +630,21 @@ module.exports = freeze({
             "args",
             "virtual-memory-limit",
             "result-ttl",
+            "attempt",
+            "retries",
+            "timeout",
             "backlog"
           ],
           "invalid": [
             "state",
             "function",
+            "attempt",
             "backlog"
           ],
           "toobig": [
             "function",
             "size",
+            "attempt",
             "backlog"
           ],
           "skip": [
@@ -538,21 +660,24 @@ module.exports = freeze({
           ]
         }
       },
-      "returns": "{'run', function, args, virtual-memory-limit, result-ttl} or {'invalid', state, function} or {'toobig', function, size of args} (claimed, to be failed) or {'skip', state} or {'missing'} or {'wrongtype', type} (id dropped from executing); each followed by the pending list's length",
-      "source": "-- claim: a worker takes a task whose id it has just moved from pending to executing.\n-- KEYS: task, executing, pending\n-- ARGV: task_id, worker_id, queue, now, max_args_bytes\n-- Returns one of these, each followed by the pending list's length (so the worker knows whether\n-- to take more at once or wait):\n--   {'run', function, args, virtual-memory-limit, result-ttl, n}  claimed; run it\n--   {'invalid', state, function, n}    claimed, but it cannot run; the worker fails it\n--   {'toobig', function, size, n}      claimed, but its args are over max_args_bytes; the worker fails it\n--   {'skip', state, n}                 another worker runs it or it is finished; id dropped\n--   {'missing', n}                     no such key; id dropped\n--   {'wrongtype', type, n}             the key is not a hash (not a task); id dropped, key untouched\n-- Every check comes before the first write, so an error leaves nothing half done.\nlocal backlog = redis.call('LLEN', KEYS[3])\nlocal kind = redis.call('TYPE', KEYS[1])['ok']\nif kind ~= 'hash' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  if kind == 'none' then\n    return {'missing', backlog}\n  end\n  return {'wrongtype', kind, backlog}\nend\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'function', 'args', 'virtual-memory-limit', 'result-ttl')\nlocal state, fn, args, vml, ttl = fields[1], fields[2], fields[3], fields[4], fields[5]\nif state == 'executing' or state == 'finished' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return {'skip', state, backlog}\nend\nredis.call('HSET', KEYS[1], 'state', 'executing', 'executing-created', ARGV[4],\n  'worker', ARGV[2], 'queue', ARGV[3])\nif state ~= 'pending' or not fn or fn == '' then\n  return {'invalid', state or '', fn or '', backlog}\nend\nif args and #args > tonumber(ARGV[5]) then\n  return {'toobig', fn, #args, backlog}\nend\nreturn {'run', fn, args or '', vml or '', ttl or '', backlog}\n",
-      "sha": "9ac6b8011d9406c1900bcf4a52e25207e3a29c1d"
+      "returns": "{'run', function, args, virtual-memory-limit, result-ttl, attempt, retries, timeout} or {'invalid', state, function, attempt} or {'toobig', function, size of args, attempt} (claimed, attempt counted, to be failed) or {'skip', state} or {'missing'} or {'wrongtype', type} (id dropped from executing); each followed by the pending list's length",
+      "source": "-- claim: a worker takes a task whose id it has just moved from pending to executing.\n-- KEYS: task, executing, pending, scheduled\n-- ARGV: task_id, worker_id, queue, now, max_args_bytes\n-- Returns one of these, each followed by the pending list's length (so the worker knows whether\n-- to take more at once or wait):\n--   {'run', function, args, virtual-memory-limit, result-ttl, attempt, retries, timeout, n}\n--                                                  claimed; run it\n--   {'invalid', state, function, attempt, n}       claimed, but it cannot run; the worker fails it\n--   {'toobig', function, size, attempt, n}         claimed, but its args are over max_args_bytes\n--   {'skip', state, n}                 another worker runs it, it is finished, or it waits in the\n--                                      scheduled set (an id pushed twice); id dropped\n--   {'missing', n}                     no such key; id dropped\n--   {'wrongtype', type, n}             the key is not a hash (not a task); id dropped, key untouched\n-- A claim counts an attempt. Every check comes before the first write, so an error leaves nothing\n-- half done.\nlocal backlog = redis.call('LLEN', KEYS[3])\nlocal kind = redis.call('TYPE', KEYS[1])['ok']\nif kind ~= 'hash' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  if kind == 'none' then\n    return {'missing', backlog}\n  end\n  return {'wrongtype', kind, backlog}\nend\nlocal f = redis.call('HMGET', KEYS[1], 'state', 'function', 'args', 'virtual-memory-limit', 'result-ttl',\n  'attempt', 'retries', 'timeout', 'orphan-since')\nlocal state, fn, args = f[1], f[2], f[3]\nif state == 'executing' or state == 'finished' or (state == 'scheduled' and redis.call('ZSCORE', KEYS[4], ARGV[1])) then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return {'skip', state, backlog}\nend\nlocal attempt = tonumber(f[6])\nif not attempt or attempt < 0 or attempt > 1000000 or attempt % 1 ~= 0 then\n  attempt = 0\nend\nattempt = attempt + 1\nredis.call('HSET', KEYS[1], 'state', 'executing', 'executing-created', ARGV[4],\n  'worker', ARGV[2], 'queue', ARGV[3], 'attempt', attempt)\nif f[9] then\n  redis.call('HDEL', KEYS[1], 'orphan-since')\nend\nif state ~= 'pending' or not fn or fn == '' then\n  return {'invalid', state or '', fn or '', attempt, backlog}\nend\nif args and #args > tonumber(ARGV[5]) then\n  return {'toobig', fn, #args, attempt, backlog}\nend\nreturn {'run', fn, args or '', f[4] or '', f[5] or '', attempt, f[7] or '', f[8] or '', backlog}\n",
+      "sha": "e367dff02730f6118ee47fd2ec71a5d201ca0c31"
     },
     "finish": {
       "file": "scripts/finish.lua",
       "keys": [
         "task",
-        "executing"
+        "executing",
+        "failed"
       ],
       "argv": [
         "task_id",
         "worker_id",
+        "attempt",
         "results_channel",
         "default_ttl",
+        "failed_at_ms",
         "field_values..."
       ],
       "reply": {
@@ -563,9 +688,119 @@ module.exports = freeze({
           "-2": "wrongtype"
         }
       },
-      "returns": "1 finished and published, 0 the hash is gone, -1 the task is no longer this worker's to finish, -2 the key is not a hash (id dropped from executing)",
-      "source": "-- finish: record a task's result, drop its id from executing, publish its hash key.\n-- KEYS: task, executing\n-- ARGV: task_id, worker_id, results_channel, default_ttl, field_values...\n-- Returns 1 finished and published, 0 the hash is gone (its id is dropped from executing), -1 the\n-- task is no longer this worker's to finish (state is not executing, or another worker took it);\n-- then nothing is touched, not even executing, whose entry is no longer this worker's either; -2 the\n-- key is not a hash (its id is dropped from executing, the key left alone).\n-- Every check comes before the first write, so an error leaves nothing half done.\nlocal kind = redis.call('TYPE', KEYS[1])['ok']\nif kind ~= 'hash' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  if kind == 'none' then\n    return 0\n  end\n  return -2\nend\nlocal owner = redis.call('HMGET', KEYS[1], 'state', 'worker', 'result-ttl')\nif owner[1] ~= 'executing' or owner[2] ~= ARGV[2] then\n  return -1\nend\n-- The task's own result-ttl when it is a plain number EXPIRE takes (the worker refused a task whose\n-- result-ttl was out of range when it claimed it; this only guards against a later change).\nlocal ttl = tonumber(ARGV[4])\nif owner[3] and string.match(owner[3], '^%d+$') and #owner[3] <= 10 then\n  ttl = tonumber(owner[3])\nend\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nredis.call('HSET', KEYS[1], unpack(ARGV, 5))\nif ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[3], KEYS[1])\nreturn 1\n",
-      "sha": "6ee07dff181cfe90a21f3474b2806242759f5f91"
+      "returns": "1 finished and published (and indexed in failed when failed_at_ms is given), 0 the hash is gone, -1 the task is no longer this worker's run to finish (state, worker or attempt differ), -2 the key is not a hash (id dropped from executing)",
+      "source": "-- finish: record a task's result, drop its id from executing, publish its hash key.\n-- KEYS: task, executing, failed\n-- ARGV: task_id, worker_id, attempt, results_channel, default_ttl, failed_at_ms, field_values...\n-- Returns 1 finished and published (a failed task also indexed in failed at failed_at_ms), 0 the\n-- hash is gone (its id is dropped from executing), -1 the task is no longer this worker's run to\n-- finish (state is not executing, or another worker or a later attempt owns it): then nothing is\n-- touched, not even executing, whose entry is no longer this run's either; -2 the key is not a hash\n-- (its id is dropped from executing, the key left alone).\n-- Every check comes before the first write, so an error leaves nothing half done.\nlocal failed_at = ARGV[6] ~= '' and tonumber(ARGV[6])\nif ARGV[6] ~= '' and not failed_at then\n  return redis.error_reply('failed_at_ms must be a number')\nend\nlocal kind = redis.call('TYPE', KEYS[1])['ok']\nif kind ~= 'hash' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  if kind == 'none' then\n    return 0\n  end\n  return -2\nend\nlocal owner = redis.call('HMGET', KEYS[1], 'state', 'worker', 'attempt', 'result-ttl', 'orphan-since')\nif owner[1] ~= 'executing' or owner[2] ~= ARGV[2] or owner[3] ~= ARGV[3] then\n  return -1\nend\n-- The task's own result-ttl when it is a plain number EXPIRE takes (the worker refused a task whose\n-- result-ttl was out of range when it claimed it; this only guards against a later change).\nlocal ttl = tonumber(ARGV[5])\nif owner[4] and string.match(owner[4], '^%d+$') and #owner[4] <= 10 then\n  ttl = tonumber(owner[4])\nend\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nredis.call('HSET', KEYS[1], unpack(ARGV, 7))\nif owner[5] then\n  redis.call('HDEL', KEYS[1], 'orphan-since')\nend\nif ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nif failed_at then\n  redis.call('ZADD', KEYS[3], failed_at, ARGV[1])\nend\nredis.call('PUBLISH', ARGV[4], KEYS[1])\nreturn 1\n",
+      "sha": "4c9926ee293bde137589129877efe79a07ccb22b"
+    },
+    "retry": {
+      "file": "scripts/retry.lua",
+      "keys": [
+        "task",
+        "executing",
+        "scheduled"
+      ],
+      "argv": [
+        "task_id",
+        "worker_id",
+        "attempt",
+        "due_ms",
+        "error_json",
+        "cmd_channel",
+        "scheduled_command",
+        "field_values..."
+      ],
+      "reply": {
+        "codes": {
+          "1": "scheduled",
+          "0": "gone",
+          "-1": "not_owner",
+          "-2": "wrongtype"
+        }
+      },
+      "returns": "1 the failed run is recorded in errors and the task scheduled again at due_ms, 0 the hash is gone, -1 not this worker's run, -2 the key is not a hash (id dropped from executing)",
+      "source": "-- retry: a failed run with retries left: record its error, and schedule the task again.\n-- KEYS: task, executing, scheduled\n-- ARGV: task_id, worker_id, attempt, due_ms, error_json, cmd_channel, scheduled_command, field_values...\n-- Returns 1 scheduled at due_ms (error_json appended to errors, at most the last 10 kept, and the\n-- scheduled command published), 0 the hash is gone (id dropped from executing), -1 the task is no\n-- longer this worker's run (nothing touched), -2 the key is not a hash (id dropped from executing).\n-- Every check comes before the first write, so an error leaves nothing half done.\nlocal due = tonumber(ARGV[4])\nlocal ok, entry = pcall(cjson.decode, ARGV[5])\nif not due or not ok or type(entry) ~= 'table' then\n  return redis.error_reply('due_ms must be a number and error_json a JSON object')\nend\nlocal kind = redis.call('TYPE', KEYS[1])['ok']\nif kind ~= 'hash' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  if kind == 'none' then\n    return 0\n  end\n  return -2\nend\nlocal owner = redis.call('HMGET', KEYS[1], 'state', 'worker', 'attempt', 'errors')\nif owner[1] ~= 'executing' or owner[2] ~= ARGV[2] or owner[3] ~= ARGV[3] then\n  return -1\nend\nlocal decoded, errors = pcall(cjson.decode, owner[4] or '[]')\nif not decoded or type(errors) ~= 'table' or (next(errors) ~= nil and #errors == 0) then\n  errors = {}  -- not a list written by doshit: start the history again\nend\ntable.insert(errors, entry)\nwhile #errors > 10 do\n  table.remove(errors, 1)\nend\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nredis.call('HSET', KEYS[1], 'errors', cjson.encode(errors), unpack(ARGV, 8))\nredis.call('HDEL', KEYS[1], 'worker', 'executing-created', 'kill-requested', 'orphan-since')\nredis.call('ZADD', KEYS[3], due, ARGV[1])\nredis.call('PUBLISH', ARGV[6], ARGV[7])\nreturn 1\n",
+      "sha": "6d3a8c17832c20e98671955ff8717f03c1556d28"
+    },
+    "promote": {
+      "file": "scripts/promote.lua",
+      "keys": [
+        "task",
+        "scheduled",
+        "pending"
+      ],
+      "argv": [
+        "task_id"
+      ],
+      "reply": {
+        "codes": {
+          "1": "promoted",
+          "0": "taken",
+          "-1": "not_scheduled",
+          "-2": "wrongtype"
+        }
+      },
+      "returns": "1 moved to pending, 0 another worker promoted or a client cancelled it first, -1 its state is not scheduled (dropped from scheduled), -2 the key is not a hash (dropped from scheduled)",
+      "source": "-- promote: a scheduled task whose time has come goes to pending. Any number of workers may try the\n-- same task at once: only the one whose ZREM takes it off scheduled moves it.\n-- KEYS: task, scheduled, pending\n-- ARGV: task_id\n-- Returns 1 promoted (state pending, LPUSH pending), 0 already promoted or cancelled, -1 its state is\n-- not scheduled (taken off scheduled, left alone), -2 the key is not a hash (taken off scheduled).\nif redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then\n  return 0\nend\nif redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then\n  return -2\nend\nif redis.call('HGET', KEYS[1], 'state') ~= 'scheduled' then\n  return -1\nend\nredis.call('HSET', KEYS[1], 'state', 'pending')\nredis.call('LPUSH', KEYS[3], ARGV[1])\nreturn 1\n",
+      "sha": "26251a87fbf45379a80015b46b72293ddd251c7c"
+    },
+    "recover": {
+      "file": "scripts/recover.lua",
+      "keys": [
+        "task",
+        "executing",
+        "pending",
+        "failed",
+        "owner"
+      ],
+      "argv": [
+        "task_id",
+        "owner_id",
+        "now_ms",
+        "now",
+        "grace_ms",
+        "default_retries",
+        "reason",
+        "results_channel",
+        "default_ttl",
+        "cancelled_reason"
+      ],
+      "reply": {
+        "words": [
+          "alive",
+          "marked",
+          "waiting",
+          "requeued",
+          "failed",
+          "gone",
+          "legacy",
+          "dropped",
+          "skip"
+        ]
+      },
+      "returns": "for an id on executing: 'alive' (its worker lives), 'marked' (no live owner: orphan-since set), 'waiting' (marked, grace not over), 'requeued' (back to pending, taken next), 'failed' (its attempts are used, or a client cancelled it: finished failed), 'gone' (another recovery took it), 'legacy' (a legacy worker runs it: never touched), 'dropped' (the key is not a task hash, or the task is finished: its id taken off executing), 'skip' (owner changed, or not a state to recover)",
+      "source": "-- recover: look at one id on executing and give back the task of a worker that is gone.\n-- KEYS: task, executing, pending, failed, owner\n-- ARGV: task_id, owner_id, now_ms, now, grace_ms, default_retries, reason, results_channel, default_ttl, cancelled_reason\n-- owner is the key of the worker the caller read in the task's worker field (owner_id; empty when\n-- there was none). A task has no live owner when its worker hash is gone, or when it was popped but\n-- never claimed (state pending). Such a task is marked (orphan-since) the first time and handled only\n-- when the mark is at least grace_ms old and the owner still gone: a worker that is alive renews its\n-- hash long before, and its mark is taken off. The id of a task that is already finished (cancelled\n-- while its worker was dead) is dropped. A task a client asked to kill (kill-requested) is not given\n-- back: it is finished failed with cancelled_reason.\n-- Returns 'alive', 'marked', 'waiting', 'requeued' (a popped or an orphaned task with attempts left:\n-- RPUSH pending, taken next; the error appended to errors), 'failed' (attempts used: finished failed\n-- with the reason, expired, indexed, published), 'gone' (another recovery took it), 'legacy' (run by a\n-- legacy worker, which writes no worker field: never touched), 'dropped' (not a task hash, or finished:\n-- id taken off executing), 'skip' (the owner changed, or the state is not one to recover).\nlocal now = tonumber(ARGV[3])\nlocal grace = tonumber(ARGV[5])\nlocal default_retries = tonumber(ARGV[6])\nlocal kind = redis.call('TYPE', KEYS[1])['ok']\nif kind ~= 'hash' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return 'dropped'\nend\nlocal f = redis.call('HMGET', KEYS[1], 'state', 'worker', 'attempt', 'retries', 'orphan-since', 'errors',\n  'result-ttl', 'kill-requested')\nlocal state, worker, since = f[1], f[2], tonumber(f[5])\nif state == 'finished' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return 'dropped'\nend\nif state == 'executing' and not worker then\n  return 'legacy'\nend\nif state == 'executing' then\n  if worker ~= ARGV[2] then\n    return 'skip'\n  end\n  if redis.call('EXISTS', KEYS[5]) == 1 then\n    if f[5] then\n      redis.call('HDEL', KEYS[1], 'orphan-since')\n    end\n    return 'alive'\n  end\nelseif state ~= 'pending' then\n  return 'skip'\nend\nif not since then\n  if not redis.call('LPOS', KEYS[2], ARGV[1]) then  -- another recovery gave it back since the caller looked\n    return 'gone'\n  end\n  redis.call('HSET', KEYS[1], 'orphan-since', now)\n  return 'marked'\nend\nif now - since < grace then\n  return 'waiting'\nend\nif redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then\n  redis.call('HDEL', KEYS[1], 'orphan-since')\n  return 'gone'\nend\nredis.call('HDEL', KEYS[1], 'orphan-since')\nif state == 'pending' then  -- popped but never claimed: no attempt was used\n  redis.call('RPUSH', KEYS[3], ARGV[1])\n  return 'requeued'\nend\nlocal attempt = tonumber(f[3]) or 1\nlocal retries = tonumber(f[4]) or default_retries\nlocal attempts = attempt\nif attempt < 1 + retries then\n  attempts = 1 + retries\nend\nlocal function escaped(text)\n  return (string.gsub(tostring(text), '%%', '%%%%'))\nend\nlocal template = ARGV[7]\nif f[8] then\n  template = ARGV[10]\nend\nlocal reason = string.gsub(template, '{worker}', escaped(worker))\nreason = string.gsub(reason, '{attempt}', escaped(attempt))\nreason = string.gsub(reason, '{attempts}', escaped(attempts))\nlocal decoded, errors = pcall(cjson.decode, f[6] or '[]')\nif not decoded or type(errors) ~= 'table' or (next(errors) ~= nil and #errors == 0) then\n  errors = {}\nend\ntable.insert(errors, {attempt = attempt, worker = worker, reason = reason, at = ARGV[4]})\nwhile #errors > 10 do\n  table.remove(errors, 1)\nend\nif attempt < 1 + retries and not f[8] then\n  redis.call('HSET', KEYS[1], 'state', 'pending', 'errors', cjson.encode(errors))\n  redis.call('HDEL', KEYS[1], 'worker', 'executing-created', 'kill-requested')\n  redis.call('RPUSH', KEYS[3], ARGV[1])\n  return 'requeued'\nend\nlocal ttl = tonumber(ARGV[9])\nif f[7] and string.match(f[7], '^%d+$') and #f[7] <= 10 then\n  ttl = tonumber(f[7])\nend\nredis.call('HSET', KEYS[1], 'state', 'finished', 'result', 'failed', 'error-reason', reason,\n  'finished-created', ARGV[4], 'errors', cjson.encode(errors))\nif ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('ZADD', KEYS[4], now, ARGV[1])\nredis.call('PUBLISH', ARGV[8], KEYS[1])\nreturn 'failed'\n",
+      "sha": "83407f581e3698646fe1414c9259b66721c55e12"
+    },
+    "requeue": {
+      "file": "scripts/requeue.lua",
+      "keys": [
+        "task",
+        "pending",
+        "failed"
+      ],
+      "argv": [
+        "task_id"
+      ],
+      "reply": {
+        "words": [
+          "requeued",
+          "not_failed",
+          "missing"
+        ]
+      },
+      "returns": "'requeued' (a failed task, pending again with its history kept), 'not_failed' (nothing changed), 'missing' (no task hash)",
+      "source": "-- requeue: run a failed task again. Its failure joins the history in errors, its result fields and\n-- attempt count go, it no longer expires, and it is pushed on pending as a new task would be.\n-- KEYS: task, pending, failed\n-- ARGV: task_id\n-- Returns 'requeued', 'not_failed' (it is not a finished, failed task: nothing changed) or 'missing'.\nif redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then\n  return 'missing'\nend\nlocal f = redis.call('HMGET', KEYS[1], 'state', 'result', 'attempt', 'error-reason', 'finished-created', 'errors',\n  'worker', 'error-exception')\nif f[1] ~= 'finished' or f[2] ~= 'failed' then\n  return 'not_failed'\nend\nlocal decoded, errors = pcall(cjson.decode, f[6] or '[]')\nif not decoded or type(errors) ~= 'table' or (next(errors) ~= nil and #errors == 0) then\n  errors = {}\nend\nlocal entry = {attempt = tonumber(f[3]) or 0, reason = f[4] or '', at = f[5] or ''}\nif f[7] then\n  entry.worker = f[7]\nend\nif f[8] and #f[8] > 0 then  -- its last 4000 bytes, from the start of a UTF-8 character\n  entry.exception = (string.gsub(string.sub(f[8], -4000), '^[\\128-\\191]+', ''))\nend\ntable.insert(errors, entry)\nwhile #errors > 10 do\n  table.remove(errors, 1)\nend\nredis.call('HDEL', KEYS[1], 'result', 'result-value', 'error-reason', 'error-exception', 'finished-created',\n  'worker', 'executing-created', 'kill-requested', 'orphan-since', 'attempt')\nredis.call('HSET', KEYS[1], 'state', 'pending', 'errors', cjson.encode(errors))\nredis.call('PERSIST', KEYS[1])\nredis.call('ZREM', KEYS[3], ARGV[1])\nredis.call('LPUSH', KEYS[2], ARGV[1])\nreturn 'requeued'\n",
+      "sha": "4dc28fad45ed93f9549fe51c07c9a711beddaa66"
     },
     "unclaim": {
       "file": "scripts/unclaim.lua",
@@ -584,23 +819,29 @@ module.exports = freeze({
           "0": "not_owner"
         }
       },
-      "returns": "1 given back, 0 not this worker's to give back",
-      "source": "-- unclaim: give back a task this worker claimed but never started (it was waiting for a free\n-- slot when the worker shut down). It goes to the right end of pending, so it is taken next.\n-- KEYS: task, executing, pending\n-- ARGV: task_id, worker_id\n-- Returns 1 when given back, 0 when the task was not this worker's to give back.\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'worker')\nif fields[1] ~= 'executing' or fields[2] ~= ARGV[2] then\n  return 0\nend\nredis.call('HSET', KEYS[1], 'state', 'pending')\nredis.call('HDEL', KEYS[1], 'executing-created', 'worker')\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nredis.call('RPUSH', KEYS[3], ARGV[1])\nreturn 1\n",
-      "sha": "d19af9c6364cc29779dcbae6855521c9784e4d33"
+      "returns": "1 given back (its attempt uncounted), 0 not this worker's to give back",
+      "source": "-- unclaim: give back a task this worker claimed but never started (it was waiting for a free\n-- slot when the worker shut down). It goes to the right end of pending, so it is taken next, and\n-- its claim does not count as an attempt.\n-- KEYS: task, executing, pending\n-- ARGV: task_id, worker_id\n-- Returns 1 when given back, 0 when the task was not this worker's to give back.\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'worker', 'attempt')\nif fields[1] ~= 'executing' or fields[2] ~= ARGV[2] then\n  return 0\nend\nlocal attempt = tonumber(fields[3])\nredis.call('HSET', KEYS[1], 'state', 'pending')\nredis.call('HDEL', KEYS[1], 'executing-created', 'worker')\nif attempt and attempt > 1 then\n  redis.call('HSET', KEYS[1], 'attempt', attempt - 1)\nelse\n  redis.call('HDEL', KEYS[1], 'attempt')\nend\nredis.call('LREM', KEYS[2], 1, ARGV[1])\nredis.call('RPUSH', KEYS[3], ARGV[1])\nreturn 1\n",
+      "sha": "1ba4285760f78097e951a9547b03370884106187"
     },
     "cancel": {
       "file": "scripts/cancel.lua",
       "keys": [
         "task",
-        "pending"
+        "pending",
+        "scheduled",
+        "failed"
       ],
       "argv": [
         "task_id",
+        "owner_id",
+        "owner_gone",
         "results_channel",
         "cmd_channel",
         "kill_command",
         "now",
+        "now_ms",
         "reason",
+        "orphan_reason",
         "default_ttl"
       ],
       "reply": {
@@ -611,9 +852,9 @@ module.exports = freeze({
           "missing"
         ]
       },
-      "returns": "'cancelled' (was not executing nor finished), 'killing' (kill-requested set, kill command sent), 'finished', or 'missing' (no task hash)",
-      "source": "-- cancel: stop a task. One that is neither executing nor finished (pending, or a state no worker\n-- would run) is taken off its queue and finished failed at once; for an executing one the kill is\n-- marked in the hash (kill-requested) and the kill command goes to the workers.\n-- KEYS: task, pending\n-- ARGV: task_id, results_channel, cmd_channel, kill_command, now, reason, default_ttl\n-- Returns 'cancelled', 'killing', 'finished' or 'missing' (no task hash).\n-- Every check comes before the first write, so an error leaves nothing half done.\nif redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then\n  return 'missing'\nend\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'result-ttl')\nlocal state, own = fields[1], fields[2]\nif not state then\n  return 'missing'\nend\nif state == 'finished' then\n  return 'finished'\nend\nif state == 'executing' then\n  redis.call('HSET', KEYS[1], 'kill-requested', ARGV[5])\n  redis.call('PUBLISH', ARGV[3], ARGV[4])\n  return 'killing'\nend\nlocal ttl = tonumber(ARGV[7])\nif own and string.match(own, '^%d+$') and #own <= 10 then\n  ttl = tonumber(own)\nend\nredis.call('LREM', KEYS[2], 0, ARGV[1])\nredis.call('HSET', KEYS[1], 'state', 'finished', 'result', 'failed',\n  'error-reason', ARGV[6], 'finished-created', ARGV[5])\nif ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('PUBLISH', ARGV[2], KEYS[1])\nreturn 'cancelled'\n",
-      "sha": "16a7084e48a96196894023636acca7c5fd972fe5"
+      "returns": "'cancelled' (it was pending or scheduled, or executing under a worker a recovery found gone: finished failed), 'killing' (kill-requested set, kill command sent; the recovery finishes it if its worker is dead), 'finished', or 'missing' (no task hash)",
+      "source": "-- cancel: stop a task. One that is not executing (pending, scheduled, or a state no worker would run),\n-- or that executes under a worker that is gone, is finished failed at once (taken off pending or\n-- scheduled; an id left on executing is dropped by the next recovery round, so a client needs no\n-- access to executing); for one a live worker runs, the kill is marked in the hash (kill-requested)\n-- and the kill command goes to the workers.\n-- KEYS: task, pending, scheduled, failed\n-- ARGV: task_id, owner_id, owner_gone, results_channel, cmd_channel, kill_command, now, now_ms, reason, orphan_reason, default_ttl\n-- owner_id is the task's worker field when the caller read it, owner_gone '1' when that worker's key\n-- did not exist then (a producer may only read worker keys, and a script must be allowed to write\n-- every key it is given). The worker is taken for dead only when, besides, a recovery round found it\n-- gone before (orphan-since): a worker hash can be missing for a moment from a live worker (Redis\n-- restarted without its data, until the next heartbeat). A task whose worker just died gets the kill\n-- mark, and the recovery finishes it with orphan_reason instead of giving it back.\n-- Returns 'cancelled', 'killing', 'finished' or 'missing' (no task hash).\n-- Every check comes before the first write, so an error leaves nothing half done.\nlocal now_ms = tonumber(ARGV[8])\nif not now_ms then\n  return redis.error_reply('now_ms must be a number')\nend\nif redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then\n  return 'missing'\nend\nlocal fields = redis.call('HMGET', KEYS[1], 'state', 'result-ttl', 'worker', 'orphan-since')\nlocal state, own = fields[1], fields[2]\nif not state then\n  return 'missing'\nend\nif state == 'finished' then\n  return 'finished'\nend\nif state == 'executing' then\n  local dead = fields[3] and fields[3] == ARGV[2] and tonumber(ARGV[3]) == 1 and fields[4]\n  if not dead then\n    redis.call('HSET', KEYS[1], 'kill-requested', ARGV[7])\n    redis.call('PUBLISH', ARGV[5], ARGV[6])\n    return 'killing'\n  end\nend\nlocal reason = ARGV[9]\nif state == 'executing' then  -- in case the worker lives after all: its run stops, its result is refused\n  reason = ARGV[10]\n  redis.call('PUBLISH', ARGV[5], ARGV[6])\nend\nlocal ttl = tonumber(ARGV[11])\nif own and string.match(own, '^%d+$') and #own <= 10 then\n  ttl = tonumber(own)\nend\nredis.call('LREM', KEYS[2], 0, ARGV[1])\nredis.call('ZREM', KEYS[3], ARGV[1])\nredis.call('HDEL', KEYS[1], 'orphan-since')\nredis.call('HSET', KEYS[1], 'state', 'finished', 'result', 'failed',\n  'error-reason', reason, 'finished-created', ARGV[7])\nif ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('ZADD', KEYS[4], now_ms, ARGV[1])\nredis.call('PUBLISH', ARGV[4], KEYS[1])\nreturn 'cancelled'\n",
+      "sha": "8878efad838054aa8358147c517d5a05f0b3c32b"
     }
   }
 });

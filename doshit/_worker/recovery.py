@@ -1,0 +1,160 @@
+"""Nothing lost: the queue's workers give back the tasks of workers that died, and run the scheduled
+tasks (delayed ones and retries) when they are due.
+
+- ``Recovery``: every interval, one worker of the queue (the one holding the recovery lock) looks at
+  each id on executing. A task whose worker hash is gone, or that was popped and never claimed, is
+  marked; if it is still without a live owner after the grace period, it goes back to pending (taken
+  next), or is finished failed once it has used its attempts. Everything is decided in the recover
+  script, atomically, so any number of workers on any number of machines may try at once. Tasks of
+  legacy workers (no worker field) are never touched. Every few rounds it also takes off the failed
+  index the ids whose hash has expired.
+- ``Promoter``: moves the due ids of the scheduled set to pending, sleeping until the next one is due
+  (or a scheduled command says a new one came).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from typing import Any
+
+import redis
+import redis.asyncio
+
+from .._core import codec
+from .._core.schema import PromoteReply, RecoverReply, TaskField
+from .._core.worker_rules import WorkerProtocol
+from .._redis import run_scripts_apart, unavailable
+from .upkeep import Retry
+
+log = logging.getLogger("doshit.worker")
+
+BATCH = 500
+"""At most this many ids are handled in one pipeline."""
+PROMOTE_WAIT = 2.0
+"""The longest a promoter sleeps without looking at the scheduled set (a task scheduled by a producer
+that sends no scheduled command is seen within it)."""
+TRIM_EVERY = 12
+"""Every this many recovery rounds, the failed index loses the ids whose hash is gone."""
+
+
+class Recovery:
+    """Gives back the tasks of dead workers on one queue; see the module's docstring."""
+
+    def __init__(
+        self,
+        conn: redis.asyncio.Redis,
+        protocol: WorkerProtocol,
+        *,
+        interval: float,
+        grace: float,
+        default_retries: int,
+        result_ttl: int,
+    ) -> None:
+        self.conn = conn
+        self.protocol = protocol
+        self.interval = interval
+        self.grace_ms = int(grace * 1000)
+        self.default_retries = default_retries
+        self.result_ttl = result_ttl
+        self.rounds = 0
+        self.counts: collections.Counter[str] = collections.Counter()
+        """How often each recover reply came, since the worker started."""
+
+    async def once(self, retry: Retry) -> None:
+        """One round, if this worker gets the queue's recovery lock for it."""
+        keys, queue = self.protocol.keys, self.protocol.queue
+        lock_ms = max(1, int(self.interval * 900))  # expires before the next round of any worker
+        if not await self.conn.set(keys.recovery(queue), self.protocol.worker_id, nx=True, px=lock_ms):
+            return
+        self.rounds += 1
+        ids = list(dict.fromkeys(str(i) for i in await self.conn.lrange(self.protocol.executing, 0, -1)))
+        for start in range(0, len(ids), BATCH):
+            await self._look(ids[start : start + BATCH])
+        if self.rounds % TRIM_EVERY == 1:
+            await self._trim_failed()
+
+    async def _look(self, ids: list[str]) -> None:
+        pipe = self.conn.pipeline(transaction=False)
+        for task_id in ids:
+            pipe.hget(self.protocol.keys.task(task_id), TaskField.WORKER)
+        owners = await pipe.execute(raise_on_error=False)
+        now = codec.now_timestamp()
+        calls = [
+            self.protocol.recover(
+                task_id, owner if isinstance(owner, str) else None, now, self.grace_ms, self.default_retries,
+                self.result_ttl,
+            )
+            for task_id, owner in zip(ids, owners, strict=True)
+        ]  # fmt: skip
+        for task_id, owner, reply in zip(ids, owners, await run_scripts_apart(self.conn, calls), strict=True):
+            if isinstance(reply, Exception):
+                log.error("task %s: could not look at it for recovery: %s", task_id, reply)
+                continue
+            self.counts[reply.status] += 1
+            if reply.status == RecoverReply.REQUEUED:
+                was = f"worker {owner} is gone" if isinstance(owner, str) else "it was popped and never claimed"
+                log.warning("task %s: %s; gave it back to %s", task_id, was, self.protocol.pending)
+            elif reply.status == RecoverReply.FAILED:
+                log.warning("task %s: worker %s is gone and the task used its attempts; finished it failed",
+                            task_id, owner)  # fmt: skip
+            elif reply.status == RecoverReply.DROPPED:
+                log.warning("task %s: not a task hash; dropped its id from %s", task_id, self.protocol.executing)
+
+    async def _trim_failed(self) -> None:
+        failed = self.protocol.keys.failed(self.protocol.queue)
+        ids = [str(i) for i in await self.conn.zrange(failed, 0, BATCH - 1)]
+        if not ids:
+            return
+        pipe = self.conn.pipeline(transaction=False)
+        for task_id in ids:
+            pipe.exists(self.protocol.keys.task(task_id))
+        gone = [task_id for task_id, exists in zip(ids, await pipe.execute(), strict=True) if not exists]
+        if gone:
+            await self.conn.zrem(failed, *gone)
+
+
+class Promoter:
+    """Moves due scheduled tasks to pending; ``wake`` makes it look again at once."""
+
+    def __init__(self, conn: redis.asyncio.Redis, protocol: WorkerProtocol) -> None:
+        self.conn = conn
+        self.protocol = protocol
+        self.wake = asyncio.Event()
+        self.promoted = 0
+
+    async def run(self) -> None:
+        retry = Retry("promoting scheduled tasks")
+        while True:
+            try:
+                delay = await self.once()
+                retry.succeeded()
+            except (redis.RedisError, OSError) as exc:
+                if unavailable(exc):
+                    delay = retry.failed(exc)
+                else:
+                    log.error("error while promoting scheduled tasks: %s", exc)
+                    delay = PROMOTE_WAIT
+            self.wake.clear()
+            if delay > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), delay)
+
+    async def once(self) -> float:
+        """Promote what is due; returns how long to sleep before looking again."""
+        scheduled = self.protocol.keys.scheduled(self.protocol.queue)
+        due = [str(i) for i in await self.conn.zrangebyscore(scheduled, "-inf", codec.unix_ms(), start=0, num=BATCH)]
+        if due:
+            replies = await run_scripts_apart(self.conn, [self.protocol.promote(task_id) for task_id in due])
+            self.promoted += sum(
+                1 for r in replies if not isinstance(r, Exception) and r.status == PromoteReply.PROMOTED
+            )
+            if len(due) == BATCH:
+                return 0
+        upcoming: list[Any] = await self.conn.zrange(scheduled, 0, 0, withscores=True)
+        if not upcoming:
+            return PROMOTE_WAIT
+        score = float(upcoming[0][1])
+        return max(0.0, min(PROMOTE_WAIT, (score - codec.unix_ms()) / 1000))
