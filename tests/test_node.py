@@ -227,7 +227,8 @@ def test_node_writes_the_hash_python_writes(node: NodeDriver, client: Client, r:
 @pytest.mark.parametrize("case", SUBMIT["cases"], ids=ids(SUBMIT["cases"]))
 def test_node_submit_vectors(node: NodeDriver, r: redis.Redis, prefix: str, case: dict[str, Any]) -> None:
     """schema/vectors/submit.json through the Node client against Redis: the hash, all but the clock."""
-    names = {"username": "username", "virtual_memory_limit": "virtualMemoryLimit", "result_ttl": "resultTtl"}
+    names = {"username": "username", "virtual_memory_limit": "virtualMemoryLimit", "result_ttl": "resultTtl",
+             "retries": "retries", "timeout": "timeout", "at": "at"}  # fmt: skip
     options = {names[name]: value for name, value in case["options"].items()}
     before = datetime.now(timezone.utc) - timedelta(seconds=1)
     out = node("submit", fn=case["function"], args=case["args"],
@@ -239,7 +240,11 @@ def test_node_submit_vectors(node: NodeDriver, r: redis.Redis, prefix: str, case
     wanted = dict(expect["hash"])
     del wanted["pending-created"]
     assert written == wanted
-    assert r.lrange(expect["list"].replace(f"{case['prefix']}:", f"{prefix}:", 1), 0, -1) == [case["task_id"]]
+    if "scheduled" in expect:
+        scheduled = expect["scheduled"]["key"].replace(f"{case['prefix']}:", f"{prefix}:", 1)
+        assert r.zrange(scheduled, 0, -1, withscores=True) == [(case["task_id"], expect["scheduled"]["score"])]
+    else:
+        assert r.lrange(expect["list"].replace(f"{case['prefix']}:", f"{prefix}:", 1), 0, -1) == [case["task_id"]]
 
 
 # --------------------------------------------------------------------------- Node reads what others wrote
@@ -284,6 +289,7 @@ def test_node_reads_a_python_task(
             "queue": "default",
             "worker": the_worker_id(r, prefix),
             "resultTtl": shown(600),
+            "attempt": shown(1),
         },
     }
     assert info.args == {"moment": moment, "days": 1}
@@ -315,6 +321,7 @@ def test_node_reads_a_redis_cli_task(
             "resultValue": shown("hi"),
             "queue": "default",
             "worker": the_worker_id(r, prefix),
+            "attempt": shown(1),
         },
     }
     assert client.get("my-id-1").wait_result(timeout=5) == "hi"

@@ -30,6 +30,7 @@ export type {
   WaitOptions,
   CallOptions,
   CancelOutcome,
+  RequeueOutcome,
   LegacyTask,
   LegacyCallback,
 } from './index.js';

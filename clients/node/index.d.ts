@@ -56,6 +56,24 @@ declare namespace doshit {
      * schema.limits.result_ttl_max_seconds (else a RangeError). Default: the worker's (7 days).
      */
     resultTtl?: number | bigint;
+    /**
+     * How many more times the task may run after a failure, a time limit or a dead worker: a whole
+     * number from 0 to 1000 (else a RangeError). Default: the function's retry policy for failures,
+     * the worker's --recovery-retries for a dead worker.
+     */
+    retries?: number | bigint;
+    /**
+     * Whole seconds the task may run before the worker kills it, 1 to 10^9 (else a RangeError).
+     * Default: the function's or the worker's. (In `call()`, `timeout` is the wait's, in milliseconds.)
+     */
+    timeout?: number | bigint;
+    /**
+     * Seconds from now (a number from 0, below 1e9, else a RangeError): the task waits in the
+     * `scheduled` state until then. Not with `at` (a TypeError).
+     */
+    delay?: number;
+    /** When to run it (a valid Date, else a TypeError or RangeError): it waits in the `scheduled` state until then. */
+    at?: Date;
   }
 
   interface WaitOptions {
@@ -63,9 +81,13 @@ declare namespace doshit {
     timeout?: number;
   }
 
-  type CallOptions = SubmitOptions & WaitOptions;
+  /** The submit options, but `timeout` is the wait's (milliseconds): call() cannot give a task a time limit. */
+  type CallOptions = Omit<SubmitOptions, 'timeout'> & WaitOptions;
 
   type CancelOutcome = 'cancelled' | 'killing' | 'finished' | 'missing';
+
+  /** 'requeued' (a failed task is pending again), 'not_failed' (nothing changed) or 'missing'. */
+  type RequeueOutcome = 'requeued' | 'not_failed' | 'missing';
 
   /**
    * A snapshot of a task hash: `fields` raw, every schema field decoded (null when absent). Reading a
@@ -99,7 +121,10 @@ declare namespace doshit {
     wait(options?: WaitOptions): Promise<TaskInfo>;
     poll(): Promise<boolean>;
     info(): Promise<TaskInfo>;
+    /** Cancel it if pending or scheduled, kill it if executing. */
     cancel(): Promise<CancelOutcome>;
+    /** Run it again if it failed. */
+    requeue(): Promise<RequeueOutcome>;
   }
 
   class Client extends EventEmitter {
@@ -115,7 +140,13 @@ declare namespace doshit {
     /** A handle to any existing task by id; no I/O. */
     task<R = unknown>(taskId: string): Task<R>;
     getTask(taskId: string): Promise<TaskInfo>;
+    /**
+     * Cancel a pending or scheduled task (or the executing task of a worker found dead), or send the
+     * kill command for one a live worker runs.
+     */
     cancel(taskId: string, queue?: string | null): Promise<CancelOutcome>;
+    /** Run a failed task again: its failure joins `errors`, its result goes, it is pushed on its queue. */
+    requeue(taskId: string): Promise<RequeueOutcome>;
     /** Ask every worker of this prefix to kill what it runs; resolves with how many heard it. */
     killAll(): Promise<number>;
     close(): Promise<void>;
@@ -150,6 +181,14 @@ declare namespace doshit {
     taskId(taskKey: string): string | null;
     pending(queue: string): string;
     executing(queue: string): string;
+    /** The queue's scheduled set: task ids scored by when they are due (unix ms). */
+    scheduled(queue: string): string;
+    /** The queue's failed index: task ids scored by when they failed (unix ms). */
+    failed(queue: string): string;
+    /** The lock of the queue's recovery round. */
+    recovery(queue: string): string;
+    /** The cmd-channel message that wakes the queue's workers for a scheduled task. */
+    scheduledCommand(queue: string): string;
     worker(workerId: string): string;
     kill(taskId: string): string;
   }

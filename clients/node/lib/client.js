@@ -1,5 +1,5 @@
 'use strict';
-// The Node.js client: submit tasks, await their results, read and cancel them.
+// The Node.js client: submit tasks (now or later), await their results, read, cancel and requeue them.
 
 const { EventEmitter } = require('node:events');
 const { inspect } = require('node:util');
@@ -9,11 +9,12 @@ const codec = require('./codec');
 const { configProblem, connectionOptions, resolve } = require('./config');
 const { checkQueue, checkTaskId } = require('./keys');
 const { DecodeError, DoshitError, TaskExistsError, TaskNotFoundError, TaskTimeoutError } = require('./errors');
-const { FIELD, STATE, SUBMIT_OPTIONS, TaskInfo, checkOptions, newTaskId, submitFields } = require('./protocol');
+const { FIELD, STATE, SUBMIT_OPTIONS, TaskInfo, checkOptions, dueOf, newTaskId, submitFields } = require('./protocol');
 const { Results } = require('./results');
 const { runScript, scriptCall } = require('./scripts');
 
-const CALL_OPTIONS = [...SUBMIT_OPTIONS, 'timeout'];
+/** call() takes the submit options, but its `timeout` is the wait's (milliseconds), not the task's time limit. */
+const CALL_OPTIONS = SUBMIT_OPTIONS;
 const WAIT_OPTIONS = ['timeout'];
 
 /**
@@ -121,20 +122,42 @@ class Client extends EventEmitter {
   /**
    * Queue a call of `fn` with named arguments; resolves once it is queued, with its Task.
    * Options: queue, taskId (refused with TaskExistsError if taken), username,
-   * virtualMemoryLimit (bytes), resultTtl (seconds to keep the finished hash; 0 keeps it).
+   * virtualMemoryLimit (bytes), resultTtl (seconds to keep the finished hash; 0 keeps it),
+   * retries (runs allowed after a failure), timeout (whole seconds it may run), and delay (seconds
+   * from now) or at (a Date) to run it later: it waits in the scheduled state until then.
    * Arguments whose JSON is over the client's maxArgsBytes are refused with a RangeError.
    */
   async submit(fn, args = {}, options = {}) {
-    const { queue = this.queue, taskId, username, resultTtl } = checkOptions(options, SUBMIT_OPTIONS);
+    const { queue = this.queue, taskId, username, resultTtl, retries, timeout, delay, at } = checkOptions(
+      options,
+      SUBMIT_OPTIONS,
+    );
     const virtualMemoryLimit = options.virtualMemoryLimit ?? this.#settings.virtualMemoryLimit;
     const id = taskId === undefined ? newTaskId() : checkTaskId(taskId);
-    const pending = this.keys.pending(queue);
+    const k = this.keys;
+    const [pending, scheduled, scheduledCommand] = [k.pending(queue), k.scheduled(queue), k.scheduledCommand(queue)];
+    const due = dueOf(delay, at);
     const { maxArgsBytes } = this.#settings;
-    const fields = submitFields(fn, args, { queue, username, virtualMemoryLimit, resultTtl, maxArgsBytes });
-    const key = this.keys.task(id);
+    const fields = submitFields(fn, args, {
+      queue,
+      username,
+      virtualMemoryLimit,
+      resultTtl,
+      retries,
+      timeout,
+      due,
+      maxArgsBytes,
+    });
+    const key = k.task(id);
     const call = scriptCall('submit', {
-      keys: { task: key, pending },
-      argv: { task_id: id, field_values: Object.fromEntries(fields) },
+      keys: { task: key, pending, scheduled },
+      argv: {
+        task_id: id,
+        due_ms: due === null ? '' : String(due.getTime()),
+        cmd_channel: k.cmd,
+        scheduled_command: scheduledCommand,
+        field_values: Object.fromEntries(fields),
+      },
     });
     await this.#results.ensure();
     const release = this.#results.keep(key);
@@ -183,26 +206,52 @@ class Client extends EventEmitter {
   }
 
   /**
-   * Cancel a pending task, or send the kill command for an executing one. Resolves with what
-   * happened: 'cancelled', 'killing', 'finished' (too late) or 'missing' (no such task).
+   * Cancel a pending or scheduled task (or the executing task of a worker found dead), or send the
+   * kill command for one a live worker runs. Resolves with what happened: 'cancelled', 'killing',
+   * 'finished' (too late) or 'missing' (no such task).
    */
   async cancel(taskId, queue = null) {
     checkTaskId(taskId);
-    const key = this.keys.task(taskId);
-    // A key that is not a hash has no queue to read; the script then says 'missing'.
-    const taskQueue = queue ?? this.#usableQueue(await this.#onTask(taskId, ['HGET', key, FIELD.queue]).catch(notAHash));
+    if (queue !== null && queue !== undefined) checkQueue(queue);
     const k = this.keys;
+    const key = k.task(taskId);
+    // A key that is not a hash has no queue nor worker to read; the script then says 'missing'.
+    const [named, owner] = (await this.#onTask(taskId, ['HMGET', key, FIELD.queue, FIELD.worker]).catch(notAHash)) ?? [];
+    const taskQueue = queue ?? this.#usableQueue(named);
+    // A producer may read worker keys only: whether the owner lives is looked at here, not in the script.
+    const gone = Boolean(owner) && Number(await this.#redis.sendCommand(['EXISTS', k.worker(owner)])) === 0;
     const call = scriptCall('cancel', {
-      keys: { task: key, pending: k.pending(taskQueue) },
+      keys: { task: key, pending: k.pending(taskQueue), scheduled: k.scheduled(taskQueue), failed: k.failed(taskQueue) },
       argv: {
         task_id: taskId,
+        owner_id: owner ?? '',
+        owner_gone: gone ? 1 : 0,
         results_channel: k.results,
         cmd_channel: k.cmd,
         kill_command: k.kill(taskId),
         now: codec.nowTimestamp(),
+        now_ms: Date.now(),
         reason: schema.error_reasons.cancelled,
+        orphan_reason: schema.error_reasons.cancelled_orphan.replaceAll('{worker}', owner ?? ''),
         default_ttl: schema.result_ttl_seconds,
       },
+    });
+    return (await runScript(this.#redis, call)).status;
+  }
+
+  /**
+   * Run a failed task again: its failure joins the history in `errors`, its result fields and
+   * attempt count go, it no longer expires, and it is pushed on its queue's pending list. Resolves
+   * with 'requeued', 'not_failed' (it is not a finished, failed task: nothing changed) or 'missing'.
+   */
+  async requeue(taskId) {
+    checkTaskId(taskId);
+    const k = this.keys;
+    const key = k.task(taskId);
+    const queue = this.#usableQueue(await this.#onTask(taskId, ['HGET', key, FIELD.queue]).catch(notAHash));
+    const call = scriptCall('requeue', {
+      keys: { task: key, pending: k.pending(queue), failed: k.failed(queue) },
+      argv: { task_id: taskId },
     });
     return (await runScript(this.#redis, call)).status;
   }
@@ -310,9 +359,14 @@ class Task {
     return this.client.getTask(this.id);
   }
 
-  /** Cancel it if pending, kill it if executing; see Client.cancel. */
+  /** Cancel it if pending or scheduled, kill it if executing; see Client.cancel. */
   cancel() {
     return this.client.cancel(this.id, this.queue);
+  }
+
+  /** Run it again if it failed; see Client.requeue. */
+  requeue() {
+    return this.client.requeue(this.id);
   }
 }
 

@@ -81,6 +81,26 @@ class Keys {
     return fill(schema.keys.executing.pattern, { prefix: this.prefix, queue: checkQueue(queue) });
   }
 
+  /** The queue's scheduled set: ids of tasks waiting for their time, scored by when they are due (unix ms). */
+  scheduled(queue) {
+    return fill(schema.keys.scheduled.pattern, { prefix: this.prefix, queue: checkQueue(queue) });
+  }
+
+  /** The queue's failed index: ids of its failed tasks, scored by when they failed (unix ms). */
+  failed(queue) {
+    return fill(schema.keys.failed.pattern, { prefix: this.prefix, queue: checkQueue(queue) });
+  }
+
+  /** The lock of the queue's recovery round (held by one worker at a time). */
+  recovery(queue) {
+    return fill(schema.keys.recovery.pattern, { prefix: this.prefix, queue: checkQueue(queue) });
+  }
+
+  /** The command that tells the queue's workers a task was scheduled. */
+  scheduledCommand(queue) {
+    return fill(schema.commands.scheduled.pattern, { queue: checkQueue(queue) });
+  }
+
   worker(workerId) {
     return fill(schema.keys.worker.pattern, { prefix: this.prefix, worker_id: workerId });
   }

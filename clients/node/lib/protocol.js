@@ -11,7 +11,7 @@ const { DecodeError, TaskFailedError } = require('./errors');
 const FIELD = Object.fromEntries(schema.task_fields.map((field) => [camel(field.name), field.name]));
 const STATE = Object.fromEntries(Object.keys(schema.states).map((state) => [state.toUpperCase(), state]));
 const RESULT = Object.fromEntries(Object.keys(schema.results).map((result) => [result.toUpperCase(), result]));
-const SUBMIT_OPTIONS = ['queue', 'taskId', 'username', 'virtualMemoryLimit', 'resultTtl'];
+const SUBMIT_OPTIONS = ['queue', 'taskId', 'username', 'virtualMemoryLimit', 'resultTtl', 'retries', 'timeout', 'delay', 'at'];
 
 /** A hash field name as a JavaScript property name: result-value -> resultValue. */
 function camel(name) {
@@ -29,6 +29,12 @@ function checkOptions(options, allowed) {
 
 /** The largest virtual memory limit a worker accepts (RLIMIT_AS is a signed 64-bit number). */
 const MAX_MEMORY_LIMIT = 2n ** 63n - 1n;
+/** The most retries a task may ask for (as doshit/_core/limits.py). */
+const MAX_RETRIES = 1000;
+/** The longest time limit a task may ask for, in seconds (as doshit/_core/limits.py). */
+const MAX_TIMEOUT = 10 ** 9;
+/** A delay must be shorter than this many seconds. */
+const MAX_DELAY = 1e9;
 
 /**
  * A whole number from `low` to `high` (a Number or a BigInt) as the decimal text a task hash holds,
@@ -50,6 +56,36 @@ function wholeNumber(value, low, high, make) {
 
 const refused = (name) => (problem) => new RangeError(`${name} ${problem}`);
 
+/**
+ * When a task submitted with `delay` (seconds from now) or `at` (a Date) is due, as a Date (a
+ * DoshitDate for a delay, to the microsecond); null to queue it at once. Throws before any I/O: a
+ * TypeError for both at once or an `at` that is not a Date, a RangeError for a delay that is not a
+ * number from 0 to below 1e9 or an `at` that is not a valid Date of the years 0 to 9999.
+ */
+function dueOf(delay, at, now = performance.timeOrigin + performance.now()) {
+  const hasDelay = delay !== undefined && delay !== null;
+  const hasAt = at !== undefined && at !== null;
+  if (hasDelay && hasAt) throw new TypeError('give delay or at, not both');
+  if (hasDelay) {
+    if (typeof delay !== 'number' || !(delay >= 0 && delay < MAX_DELAY)) {
+      const shown = typeof delay === 'string' ? JSON.stringify(delay) : String(delay);
+      throw new RangeError(`delay must be a number of seconds from 0 (below ${MAX_DELAY}), got ${shown}`);
+    }
+    const micros = Math.floor(now * 1000) + Math.round(delay * 1e6);
+    return new codec.DoshitDate(Math.floor(micros / 1000), micros % 1000);
+  }
+  if (hasAt) {
+    if (!(at instanceof Date)) throw new TypeError(`at must be a Date, got ${inspect(at)}`);
+    try {
+      codec.formatTimestamp(at);
+    } catch (error) {
+      throw new RangeError(`at must be a valid Date of the years 0 to 9999: ${error.message}`);
+    }
+    return at;
+  }
+  return null;
+}
+
 /** A RangeError naming the size and the limit when the args JSON is longer than maxArgsBytes in UTF-8. */
 function checkArgsSize(text, maxArgsBytes) {
   // Each UTF-16 unit is at most 3 bytes of UTF-8, so short texts need no counting.
@@ -60,11 +96,14 @@ function checkArgsSize(text, maxArgsBytes) {
   }
 }
 
-/** The exact hash a submit writes, as [field, value] pairs in schema order. Throws before any I/O. */
+/**
+ * The exact hash a submit writes, as [field, value] pairs in schema order; `due` (a Date, see dueOf)
+ * makes it a scheduled task. Throws before any I/O.
+ */
 function submitFields(
   fn,
   args,
-  { queue, username, virtualMemoryLimit, resultTtl, now, maxArgsBytes = schema.limits.max_args_bytes } = {},
+  { queue, username, virtualMemoryLimit, resultTtl, retries, timeout, due, now, maxArgsBytes = schema.limits.max_args_bytes } = {},
 ) {
   if (typeof fn !== 'string' || fn === '') {
     throw new TypeError(`function must be a non-empty string, got ${JSON.stringify(fn)}`);
@@ -79,7 +118,7 @@ function submitFields(
   checkArgsSize(text, maxArgsBytes);
   const fields = [
     [FIELD.function, fn],
-    [FIELD.state, STATE.PENDING],
+    [FIELD.state, due ? STATE.SCHEDULED : STATE.PENDING],
     [FIELD.args, text],
     [FIELD.pendingCreated, now ?? codec.nowTimestamp()],
     [FIELD.schemaVersion, String(schema.schema_version)],
@@ -87,6 +126,9 @@ function submitFields(
     [FIELD.username, username ?? undefined],
     [FIELD.virtualMemoryLimit, wholeNumber(virtualMemoryLimit, 1, MAX_MEMORY_LIMIT, refused('virtualMemoryLimit'))],
     [FIELD.resultTtl, wholeNumber(resultTtl, 0, schema.limits.result_ttl_max_seconds, refused('resultTtl'))],
+    [FIELD.retries, wholeNumber(retries, 0, MAX_RETRIES, refused('retries'))],
+    [FIELD.timeout, wholeNumber(timeout, 1, MAX_TIMEOUT, refused('timeout'))],
+    [FIELD.scheduledFor, due ? codec.formatTimestamp(due) : undefined],
   ];
   return fields.filter(([, value]) => value !== undefined);
 }
@@ -109,12 +151,19 @@ function decodeObject(text) {
   return value;
 }
 
+function decodeArray(text) {
+  const value = codec.decode(text);
+  if (!Array.isArray(value)) throw new DecodeError('not a JSON array');
+  return value;
+}
+
 const DECODERS = {
   string: (text) => text,
   enum: (text) => text,
   timestamp: codec.parseTimestamp,
   integer: decodeInteger,
   'json-object': decodeObject,
+  'json-array': decodeArray,
   json: codec.decode,
 };
 
@@ -231,6 +280,8 @@ function checkedFields(info) {
 
 module.exports = {
   MAX_MEMORY_LIMIT,
+  MAX_RETRIES,
+  MAX_TIMEOUT,
   FIELD,
   STATE,
   RESULT,
@@ -239,6 +290,7 @@ module.exports = {
   camel,
   checkOptions,
   checkedFields,
+  dueOf,
   newTaskId,
   submitFields,
   wholeNumber,

@@ -111,6 +111,7 @@ describe('task ids', () => {
       await assert.rejects(client.submit('echo', {}, { taskId: id }), RangeError, name);
       await assert.rejects(client.getTask(id), RangeError, name);
       await assert.rejects(client.cancel(id), RangeError, name);
+      await assert.rejects(client.requeue(id), RangeError, name);
       assert.throws(() => client.task(id), RangeError, name);
     }
     await nothingWritten();

@@ -169,8 +169,9 @@ async function waitFor(condition, what = 'condition', timeout = 10_000) {
 /**
  * Take one task from the queue the way a worker does (BRPOPLPUSH, claim script) and finish it with
  * what `handler(fn, args, claimed)` returns: { value } or { reason, exception } (`claimed` is the
- * claim script's 'run' reply: function, args, virtual-memory-limit, result-ttl, backlog). Resolves
- * with the task id.
+ * claim script's 'run' reply: function, args, virtual-memory-limit, result-ttl, attempt, retries,
+ * timeout, backlog). A failed task joins the queue's failed index, as a worker's does. Resolves with
+ * the task id.
  */
 async function workOne(connection, prefix, handler, { queue = 'default', workerId = 'node-test-worker' } = {}) {
   const { Keys } = require('..');
@@ -182,26 +183,37 @@ async function workOne(connection, prefix, handler, { queue = 'default', workerI
   const claimed = await runScript(
     connection,
     scriptCall('claim', {
-      keys: { task: taskKey, executing: keys.executing(queue), pending: keys.pending(queue) },
+      keys: {
+        task: taskKey,
+        executing: keys.executing(queue),
+        pending: keys.pending(queue),
+        scheduled: keys.scheduled(queue),
+      },
       argv: { task_id: taskId, worker_id: workerId, queue, now, max_args_bytes: schema.limits.max_args_bytes },
     }),
   );
   if (claimed.status !== 'run') throw new Error(`claim said ${JSON.stringify(claimed)}`);
   const outcome = await handler(claimed.function, decode(claimed.args), claimed);
   let result;
+  let failedAt = '';
   if ('fields' in outcome) result = outcome.fields; // written as given, to test what readers make of it
   else if ('value' in outcome) result = { result: 'successful', 'result-value': encode(outcome.value) };
-  else result = { result: 'failed', 'error-reason': outcome.reason, 'error-exception': outcome.exception ?? '' };
+  else {
+    result = { result: 'failed', 'error-reason': outcome.reason, 'error-exception': outcome.exception ?? '' };
+    failedAt = Date.now();
+  }
   const finished = new DoshitDate(Date.now()).toTimestamp();
   const reply = await runScript(
     connection,
     scriptCall('finish', {
-      keys: { task: taskKey, executing: keys.executing(queue) },
+      keys: { task: taskKey, executing: keys.executing(queue), failed: keys.failed(queue) },
       argv: {
         task_id: taskId,
         worker_id: workerId,
+        attempt: claimed.attempt,
         results_channel: keys.results,
         default_ttl: schema.result_ttl_seconds,
+        failed_at_ms: failedAt,
         field_values: { state: 'finished', 'finished-created': finished, ...result },
       },
     }),

@@ -7,7 +7,7 @@ const { describe, test } = require('node:test');
 const doshit = require('..');
 const { Keys, TaskInfo, decode, encode, formatTimestamp, parseTimestamp, DoshitDate } = doshit;
 const { checkTaskId } = require('../lib/keys');
-const { submitFields, camel } = require('../lib/protocol');
+const { submitFields, camel, dueOf } = require('../lib/protocol');
 const { legacyTask } = require('../lib/legacy');
 const { parseReply, scriptCall } = require('../lib/scripts');
 const { loadVectors, untag, privateRedis, newPrefix } = require('./helpers');
@@ -32,8 +32,19 @@ function moment(text) {
   return new DoshitDate(time, Number(digits.slice(3)));
 }
 
+/** The options submitFields takes for a vector's: `delay` or `at` become `due`, as submit makes it. */
+function fieldOptions(options) {
+  const given = submitOptions(options);
+  return { ...given, due: dueOf(given.delay, given.at) };
+}
+
 function submitOptions(options) {
-  return Object.fromEntries(Object.entries(options).map(([name, value]) => [camel(name.replace(/_/g, '-')), value]));
+  return Object.fromEntries(
+    Object.entries(options).map(([name, value]) => [
+      camel(name.replace(/_/g, '-')),
+      name === 'at' ? parseTimestamp(value) : untag(value),
+    ]),
+  );
 }
 
 describe('keys.json', () => {
@@ -49,6 +60,10 @@ describe('keys.json', () => {
       assert.equal(keys.cmd, expect.cmd);
       assert.equal(keys.kill(c.task_id), expect.kill);
       assert.equal(keys.killAll, expect.kill_all);
+      assert.equal(keys.scheduled(c.queue), expect.scheduled);
+      assert.equal(keys.failed(c.queue), expect.failed);
+      assert.equal(keys.recovery(c.queue), expect.recovery);
+      assert.equal(keys.scheduledCommand(c.queue), expect.scheduled_command);
       assert.equal(keys.taskId(expect.task), c.task_id);
     });
   }
@@ -100,13 +115,13 @@ describe('timestamps.json', () => {
 describe('submit.json', () => {
   for (const c of SUBMIT.cases) {
     test(`fields: ${c.name}`, () => {
-      const fields = submitFields(c.function, untag(c.args), { queue: c.queue, now: c.now, ...submitOptions(c.options) });
+      const fields = submitFields(c.function, untag(c.args), { queue: c.queue, now: c.now, ...fieldOptions(c.options) });
       assert.deepStrictEqual(Object.fromEntries(fields), c.expect.hash);
     });
   }
   for (const c of SUBMIT.refused) {
     test(`refused: ${c.name}`, () => {
-      assert.throws(() => submitFields(c.function, untag(c.args), { queue: 'default', ...submitOptions(c.options) }));
+      assert.throws(() => submitFields(c.function, untag(c.args), { queue: 'default', ...fieldOptions(c.options) }));
     });
   }
 
@@ -128,7 +143,15 @@ describe('submit.json', () => {
             { ...written, 'pending-created': c.expect.hash['pending-created'] },
             c.expect.hash,
           );
-          assert.deepStrictEqual(await db.redis.lRange(c.expect.list.replace(`${c.prefix}:`, `${prefix}:`), 0, -1), [c.task_id]);
+          if (c.expect.scheduled) {
+            const scheduled = c.expect.scheduled.key.replace(`${c.prefix}:`, `${prefix}:`);
+            assert.deepStrictEqual(await db.redis.zRangeWithScores(scheduled, 0, -1), [
+              { value: c.task_id, score: c.expect.scheduled.score },
+            ]);
+            assert.deepStrictEqual(await db.redis.keys(`${prefix}:*:pending`), []);
+          } else {
+            assert.deepStrictEqual(await db.redis.lRange(c.expect.list.replace(`${c.prefix}:`, `${prefix}:`), 0, -1), [c.task_id]);
+          }
         } finally {
           await client.close();
         }

@@ -20,6 +20,7 @@ import {
   createClient,
   encode,
   formatTimestamp,
+  parseTimestamp,
 } from '../../index.mjs';
 
 const require = createRequire(import.meta.url);
@@ -109,7 +110,12 @@ async function withLegacy({ prefix, queue, timeout = 15000 }, start) {
 }
 
 const COMMANDS = {
-  submit: (p) => withClient(p, (client) => settle(client.submit(p.fn, p.args, p.options), submitted)),
+  // options.at comes as a schema timestamp (JSON has no dates)
+  submit: (p) =>
+    withClient(p, (client) => {
+      const options = p.options?.at ? { ...p.options, at: parseTimestamp(p.options.at) } : p.options;
+      return settle(client.submit(p.fn, p.args, options), submitted);
+    }),
 
   call: (p) => withClient(p, (client) => settle(client.call(p.fn, p.args, { ...p.options, timeout: p.timeout }))),
 
@@ -118,6 +124,8 @@ const COMMANDS = {
   get: (p) => withClient(p, (client) => settle(client.getTask(p.taskId), described)),
 
   cancel: (p) => withClient(p, (client) => settle(client.cancel(p.taskId), (value) => ({ ok: true, value }))),
+
+  requeue: (p) => withClient(p, (client) => settle(client.requeue(p.taskId), (value) => ({ ok: true, value }))),
 
   // submit a task that writes args.marker when it starts, cancel it once it runs, await its outcome
   'submit-and-cancel-running': (p) =>

@@ -12,8 +12,17 @@ async function main(): Promise<void> {
   const limited = await doshit.createClient({ maxArgsBytes: 1 << 20, virtualMemoryLimit: 2n ** 40n, redis: { socket: { tls: true, ca: 'PEM' } } });
   const fromBytes = new doshit.TaskInfo('id', { args: Buffer.from('{}'), state: 'pending' });
   console.log(killed, limited.queue, fromBytes.args);
-  const state: 'pending' | 'executing' | 'finished' | null = info.state;
+  const state: 'pending' | 'executing' | 'scheduled' | 'finished' | null = info.state;
   const outcome: doshit.CancelOutcome = await client.cancel(task.id);
+  const later = await client.submit('echo', {}, { delay: 60, retries: 2n, timeout: 30 });
+  const timed = await client.submit('echo', {}, { at: new Date(Date.now() + 60_000), retries: 0 });
+  const again: doshit.RequeueOutcome = await later.requeue();
+  const requeued: 'requeued' | 'not_failed' | 'missing' = await client.requeue(timed.id);
+  const due: Date | null = (await later.info()).scheduledFor;
+  const history: unknown[] | null = info.errors;
+  const attempt: number | bigint | null = info.attempt;
+  const waited = await client.call<number>('add', { a: 1 }, { timeout: 5_000, retries: 1, delay: 0 });
+  console.log(again, requeued, due, history, attempt, waited, client.keys.scheduled('default'), client.keys.scheduledCommand('default'));
   try {
     await client.task(task.id).result();
   } catch (error) {

@@ -1,5 +1,5 @@
 // Compiled by `npm run typecheck` (tsc --strict, never run): the declarations fit real use from ES modules.
-import doshit, { createClient, TaskFailedError, type TaskInfo, type Value } from 'doshit';
+import doshit, { createClient, TaskFailedError, type RequeueOutcome, type TaskInfo, type Value } from 'doshit';
 
 const client = await createClient({ url: 'redis://127.0.0.1:6379/0' });
 const task = await client.submit('echo', { text: 'hi' });
@@ -12,5 +12,7 @@ try {
     console.log(info.errorReason);
   }
 }
+const outcome: RequeueOutcome = await (await client.submit('echo', {}, { at: new Date(), timeout: 5 })).requeue();
+console.log(outcome);
 await client.close();
 doshit('redis://127.0.0.1:6379/0').end();
