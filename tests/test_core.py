@@ -237,5 +237,5 @@ def test_recover_call() -> None:
     call = WORKER.recover("t1", None, NOW, 10000, 2, 604800)
     assert call.keys == ("app:task:t1", "app:emails:executing", "app:emails:pending", "app:emails:failed",
                          "app:worker:-")  # fmt: skip
-    assert call.argv[:3] == ("t1", "", "1449274741834")
+    assert call.argv[:4] == ("t1", "", NOW, "10000")
     assert WORKER.recover("t1", "w9", NOW, 1, 0, 0).keys[-1] == "app:worker:w9"

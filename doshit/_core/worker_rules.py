@@ -291,7 +291,6 @@ class WorkerProtocol:
             argv=dict(
                 task_id=task_id,
                 owner_id=owner or "",
-                now_ms=unix_ms(now),
                 now=now,
                 grace_ms=grace_ms,
                 default_retries=default_retries,

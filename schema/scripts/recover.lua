@@ -1,6 +1,6 @@
 -- recover: look at one id on executing and give back the task of a worker that is gone.
 -- KEYS: task, executing, pending, failed, owner
--- ARGV: task_id, owner_id, now_ms, now, grace_ms, default_retries, reason, results_channel, default_ttl, cancelled_reason
+-- ARGV: task_id, owner_id, now, grace_ms, default_retries, reason, results_channel, default_ttl, cancelled_reason
 -- owner is the key of the worker the caller read in the task's worker field (owner_id; empty when
 -- there was none). A task has no live owner when its worker hash is gone, or when it was popped but
 -- never claimed (state pending). Such a task is marked (orphan-since) the first time and handled only
@@ -13,9 +13,11 @@
 -- with the reason, expired, indexed, published), 'gone' (another recovery took it), 'legacy' (run by a
 -- legacy worker, which writes no worker field: never touched), 'dropped' (not a task hash, or finished:
 -- id taken off executing), 'skip' (the owner changed, or the state is not one to recover).
-local now = tonumber(ARGV[3])
-local grace = tonumber(ARGV[5])
-local default_retries = tonumber(ARGV[6])
+-- Marks and their age are read on the Redis server's clock, so workers whose clocks disagree agree.
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local grace = tonumber(ARGV[4])
+local default_retries = tonumber(ARGV[5])
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind ~= 'hash' then
   redis.call('LREM', KEYS[2], 1, ARGV[1])
@@ -72,9 +74,9 @@ end
 local function escaped(text)
   return (string.gsub(tostring(text), '%%', '%%%%'))
 end
-local template = ARGV[7]
+local template = ARGV[6]
 if f[8] then
-  template = ARGV[10]
+  template = ARGV[9]
 end
 local reason = string.gsub(template, '{worker}', escaped(worker))
 reason = string.gsub(reason, '{attempt}', escaped(attempt))
@@ -83,7 +85,7 @@ local decoded, errors = pcall(cjson.decode, f[6] or '[]')
 if not decoded or type(errors) ~= 'table' or (next(errors) ~= nil and #errors == 0) then
   errors = {}
 end
-table.insert(errors, {attempt = attempt, worker = worker, reason = reason, at = ARGV[4]})
+table.insert(errors, {attempt = attempt, worker = worker, reason = reason, at = ARGV[3]})
 while #errors > 10 do
   table.remove(errors, 1)
 end
@@ -93,15 +95,15 @@ if attempt < 1 + retries and not f[8] then
   redis.call('RPUSH', KEYS[3], ARGV[1])
   return 'requeued'
 end
-local ttl = tonumber(ARGV[9])
+local ttl = tonumber(ARGV[8])
 if f[7] and string.match(f[7], '^%d+$') and #f[7] <= 10 then
   ttl = tonumber(f[7])
 end
 redis.call('HSET', KEYS[1], 'state', 'finished', 'result', 'failed', 'error-reason', reason,
-  'finished-created', ARGV[4], 'errors', cjson.encode(errors))
+  'finished-created', ARGV[3], 'errors', cjson.encode(errors))
 if ttl > 0 then
   redis.call('EXPIRE', KEYS[1], ttl)
 end
 redis.call('ZADD', KEYS[4], now, ARGV[1])
-redis.call('PUBLISH', ARGV[8], KEYS[1])
+redis.call('PUBLISH', ARGV[7], KEYS[1])
 return 'failed'

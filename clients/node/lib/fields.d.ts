@@ -44,7 +44,7 @@ export interface TaskFields {
   readonly scheduledFor: Date | null;
   /** `errors`: The failures of earlier attempts, oldest first, at most 10: objects with attempt, reason and at (a timestamp), and where known worker (its id) and exception (the last 4000 characters of its error-exception). */
   readonly errors: unknown[] | null;
-  /** `orphan-since`: Unix milliseconds when a worker first found the task on executing with no live worker to own it; removed when its owner is seen alive or it is claimed. */
+  /** `orphan-since`: Unix milliseconds (the Redis server's clock) when a worker first found the task on executing with no live worker to own it; removed when its owner is seen alive or it is claimed. */
   readonly orphanSince: number | bigint | null;
   /** `kill-requested`: When a client asked to kill the task while it was executing. The kill command also goes out on the cmd channel; a worker that was not listening at that moment finds this mark when it listens again. */
   readonly killRequested: Date | null;
