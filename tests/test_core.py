@@ -18,7 +18,7 @@ from doshit._core.limits import MAX_MEMORY_LIMIT, Limits
 from doshit._core.outcome import Outcome, failed
 from doshit._core.schema import SCRIPTS, TaskField
 from doshit._core.scripts import parse_reply
-from doshit._core.worker_rules import Dropped, Job, Refused, RetryPolicy, WorkerInfo, WorkerProtocol
+from doshit._core.worker_rules import Dropped, Job, Refused, RetryPolicy, WorkerInfo, WorkerProtocol, count_fields
 from doshit._worker.frames import Request, outcome_from, outcome_message, pack, read_frame, read_frame_async
 from doshit._worker.process_pool import KILL_STEPS
 
@@ -49,11 +49,13 @@ def test_claim_call() -> None:
 
 
 def test_a_claimed_task_runs() -> None:
-    assert run("echo", '{"text":"hi"}') == Job("t1", "echo", '{"text":"hi"}', None)
+    assert run("echo", '{"text":"hi"}') == Job("t1", "echo", '{"text":"hi"}', None, queue="emails")
     assert run("echo", "{}", "1048576", "0", attempt=3, retries="5", timeout="60") == Job(
-        "t1", "echo", "{}", 1048576, 3, 5, 60
+        "t1", "echo", "{}", 1048576, 3, 5, 60, "emails"
     )
-    assert run("echo", "{}", str(MAX_MEMORY_LIMIT), "2147483647") == Job("t1", "echo", "{}", MAX_MEMORY_LIMIT)
+    assert run("echo", "{}", str(MAX_MEMORY_LIMIT), "2147483647") == Job(
+        "t1", "echo", "{}", MAX_MEMORY_LIMIT, queue="emails"
+    )
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "1.5", "abc", "²", "٣", " 1", str(MAX_MEMORY_LIMIT + 1)])
@@ -133,7 +135,12 @@ def test_worker_hash() -> None:
     assert fields == {
         "hostname": "host", "pid": "42", "registered": NOW, "schema-version": "2", "queue": "emails",
         "functions": '["echo","add"]', "pool": "process", "concurrency": "2", "heartbeat": NOW,
-        "heartbeat-interval": "5", "version": "2.0.0",
+        "heartbeat-interval": "5", "version": "2.0.0", "queues": '["emails"]',
+    }  # fmt: skip
+    both = WorkerInfo("w1", "host", "", 42, "high", ["echo"], "process", 2, 5, "2.0.0", ["high", "emails"])
+    assert both.fields(NOW)["queues"] == '["high","emails"]'
+    assert count_fields({"successful": 3, "retried": 1}) == {
+        "tasks-successful": "3", "tasks-failed": "0", "tasks-retried": "1"
     }  # fmt: skip
     assert info.expiry == 15
     assert WorkerInfo("w1", "h", "a", 1, "q", [], "inline", 1, 0.1, "v").expiry == 1

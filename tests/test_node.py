@@ -228,7 +228,7 @@ def test_node_writes_the_hash_python_writes(node: NodeDriver, client: Client, r:
 def test_node_submit_vectors(node: NodeDriver, r: redis.Redis, prefix: str, case: dict[str, Any]) -> None:
     """schema/vectors/submit.json through the Node client against Redis: the hash, all but the clock."""
     names = {"username": "username", "virtual_memory_limit": "virtualMemoryLimit", "result_ttl": "resultTtl",
-             "retries": "retries", "timeout": "timeout", "at": "at"}  # fmt: skip
+             "retries": "retries", "timeout": "timeout", "at": "at", "meta": "meta"}  # fmt: skip
     options = {names[name]: value for name, value in case["options"].items()}
     before = datetime.now(timezone.utc) - timedelta(seconds=1)
     out = node("submit", fn=case["function"], args=case["args"],

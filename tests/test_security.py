@@ -51,7 +51,7 @@ WORKER_RULES = spec_acl("worker")
 SCRIPT_ROLES = {
     "submit": "producer", "cancel": "producer", "requeue": "producer",
     "claim": "worker", "finish": "worker", "unclaim": "worker", "retry": "worker", "promote": "worker",
-    "recover": "worker",
+    "recover": "worker", "progress": "worker",
 }  # fmt: skip
 """Which role runs each script."""
 

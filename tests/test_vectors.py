@@ -123,6 +123,7 @@ def _fields(case: dict[str, Any]) -> dict[str, str]:
         timeout=options.get("timeout"),
         due=parse_timestamp(options["at"]) if "at" in options else None,
         now=case.get("now"),
+        meta=options.get("meta"),
     )
 
 

@@ -74,6 +74,11 @@ declare namespace doshit {
     delay?: number;
     /** When to run it (a valid Date, else a TypeError or RangeError): it waits in the `scheduled` state until then. */
     at?: Date;
+    /**
+     * Producer metadata that is not an argument (an object of JSON values, e.g. a W3C
+     * `traceparent`): written to the task's `meta` field and given to the worker's event hooks.
+     */
+    meta?: Record<string, unknown>;
   }
 
   interface WaitOptions {

@@ -96,7 +96,7 @@ OPTION_PREFIX = "_"
 @dataclass(frozen=True)
 class SubmitOptions:
     """Per-task options: submit(..., _queue=, _task_id=, _username=, _virtual_memory_limit=, _result_ttl=,
-    _retries=, _timeout=, _delay=, _at=)."""
+    _retries=, _timeout=, _delay=, _at=, _meta=)."""
 
     queue: str | None = None
     task_id: str | None = None
@@ -107,6 +107,7 @@ class SubmitOptions:
     timeout: int | None = None
     delay: float | None = None
     at: datetime | None = None
+    meta: Mapping[str, Any] | None = None
 
     def due(self, now: float | None = None) -> datetime | None:
         """When the task is due, for a delayed or timed one; None to queue it at once."""
@@ -158,6 +159,7 @@ def submit_fields(
     due: datetime | None = None,
     now: str | None = None,
     max_args_bytes: int = MAX_ARGS_BYTES,
+    meta: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """The exact hash a submit writes. Raises before any I/O when something cannot be written."""
     if not isinstance(function, str) or not function or not is_utf8(function):
@@ -183,9 +185,19 @@ def submit_fields(
         TaskField.RETRIES: _whole("retries", retries, 0, MAX_RETRIES),
         TaskField.TIMEOUT: _whole("timeout", timeout, 1, MAX_TIMEOUT),
         TaskField.SCHEDULED_FOR: None if due is None else codec.format_timestamp(due),
+        TaskField.META: None if meta is None else _meta(meta, max_args_bytes),
     }
     fields.update({name: value for name, value in optional.items() if value is not None})
     return fields
+
+
+def _meta(meta: Mapping[str, Any], max_bytes: int) -> str:
+    if not isinstance(meta, Mapping):
+        raise ValueError(f"meta must be a mapping of names to JSON values, got {type(meta).__name__}")
+    text = codec.encode(dict(meta))
+    if len(text.encode("utf-8")) > max_bytes:
+        raise ValueError(f"meta is more than the client's limit of {max_bytes} bytes as JSON")
+    return text
 
 
 def new_task_id() -> str:
@@ -214,6 +226,7 @@ def submit(
         timeout=options.timeout,
         due=due,
         max_args_bytes=max_args_bytes,
+        meta=options.meta,
     )
     call = script_call(
         "submit",
@@ -341,9 +354,19 @@ def served(keys: Keys, queue: str) -> Flow[bool]:
     are not in it). Reads at most 100 worker hashes."""
     live = yield Call(("ZRANGEBYSCORE", keys.workers, time.time(), "+inf", "LIMIT", 0, 100))
     for worker_id in live:
-        if (yield Call(("HGET", keys.worker(worker_id), WorkerField.QUEUE))) == queue:
+        first, every = yield Call(("HMGET", keys.worker(worker_id), WorkerField.QUEUE, WorkerField.QUEUES))
+        if first == queue or (every and queue in _names(every)):
             return True
     return False
+
+
+def _names(text: str) -> list[str]:
+    """A worker hash's queues field as names (empty when it does not hold a JSON array of them)."""
+    try:
+        value = codec.decode(text)
+    except ValueError:
+        return []
+    return [name for name in value if isinstance(name, str)] if isinstance(value, list) else []
 
 
 def kill_all(keys: Keys) -> Flow[int]:

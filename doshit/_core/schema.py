@@ -227,6 +227,12 @@ class TaskField:
     KILL_REQUESTED: Final = 'kill-requested'
     """timestamp, by cancel: When a client asked to kill the task while it was executing. The kill command also goes out on the cmd channel; a worker that was not listening at that moment finds this mark when it listens again."""
 
+    PROGRESS: Final = 'progress'
+    """json, by worker: How far the running task got, as the task reported it (a fraction from 0 to 1, or any JSON value, at most 64 KiB); written at most every quarter of a second by the progress script, only for the run named by worker and attempt, and kept once it finished."""
+
+    META: Final = 'meta'
+    """json-object, by producer: Free metadata from the producer that is not an argument: a trace context (traceparent), a request id. Passed to the worker's event hooks, never to the function."""
+
 class WorkerField:
     """Field names of the worker hash."""
 
@@ -246,7 +252,10 @@ class WorkerField:
     """integer: The schema version the worker speaks."""
 
     QUEUE: Final = 'queue'
-    """string: The queue it serves."""
+    """string: The queue it serves (its first, when it serves several)."""
+
+    QUEUES: Final = 'queues'
+    """json-array: Every queue it serves, in the order it takes from them (an earlier queue first)."""
 
     FUNCTIONS: Final = 'functions'
     """json-array: The registered function names it runs."""
@@ -265,6 +274,15 @@ class WorkerField:
 
     VERSION: Final = 'version'
     """string: The doshit package version of the worker."""
+
+    TASKS_SUCCESSFUL: Final = 'tasks-successful'
+    """integer: Tasks it finished successful since it started; written with each heartbeat."""
+
+    TASKS_FAILED: Final = 'tasks-failed'
+    """integer: Tasks it finished failed since it started; written with each heartbeat."""
+
+    TASKS_RETRIED: Final = 'tasks-retried'
+    """integer: Failed runs it scheduled again to retry since it started; written with each heartbeat."""
 
 
 class Reason:
@@ -446,6 +464,16 @@ class TaskFields:
         """kill-requested (timestamp): When a client asked to kill the task while it was executing. The kill command also goes out on the cmd channel; a worker that was not listening at that moment finds this mark when it listens again."""
         return cast('datetime | None', self._decoded('kill-requested', 'timestamp'))
 
+    @property
+    def progress(self) -> Any:
+        """progress (json): How far the running task got, as the task reported it (a fraction from 0 to 1, or any JSON value, at most 64 KiB); written at most every quarter of a second by the progress script, only for the run named by worker and attempt, and kept once it finished."""
+        return self._decoded('progress', 'json')
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """meta (json-object): Free metadata from the producer that is not an argument: a trace context (traceparent), a request id. Passed to the worker's event hooks, never to the function."""
+        return cast('dict[str, Any]', self._decoded('meta', 'json-object'))
+
 
 class ScriptSpec(NamedTuple):
     """One Lua script: its source, its SHA1 (for EVALSHA), the names of its KEYS and ARGV (a name ending in '...' takes the rest), and its reply: integer codes, tagged lists or words, by name."""
@@ -523,13 +551,23 @@ SCRIPTS: Final[dict[str, ScriptSpec]] = {
     ),
     'requeue': ScriptSpec(
         name='requeue',
-        source="-- requeue: run a failed task again. Its failure joins the history in errors, its result fields and\n-- attempt count go, it no longer expires, and it is pushed on pending as a new task would be.\n-- KEYS: task, pending, failed\n-- ARGV: task_id\n-- Returns 'requeued', 'not_failed' (it is not a finished, failed task: nothing changed) or 'missing'.\nif redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then\n  return 'missing'\nend\nlocal f = redis.call('HMGET', KEYS[1], 'state', 'result', 'attempt', 'error-reason', 'finished-created', 'errors',\n  'worker', 'error-exception')\nif f[1] ~= 'finished' or f[2] ~= 'failed' then\n  return 'not_failed'\nend\nlocal decoded, errors = pcall(cjson.decode, f[6] or '[]')\nif not decoded or type(errors) ~= 'table' or (next(errors) ~= nil and #errors == 0) then\n  errors = {}\nend\nlocal entry = {attempt = tonumber(f[3]) or 0, reason = f[4] or '', at = f[5] or ''}\nif f[7] then\n  entry.worker = f[7]\nend\nif f[8] and #f[8] > 0 then  -- its last 4000 bytes, from the start of a UTF-8 character\n  entry.exception = (string.gsub(string.sub(f[8], -4000), '^[\\128-\\191]+', ''))\nend\ntable.insert(errors, entry)\nwhile #errors > 10 do\n  table.remove(errors, 1)\nend\nredis.call('HDEL', KEYS[1], 'result', 'result-value', 'error-reason', 'error-exception', 'finished-created',\n  'worker', 'executing-created', 'kill-requested', 'orphan-since', 'attempt')\nredis.call('HSET', KEYS[1], 'state', 'pending', 'errors', cjson.encode(errors))\nredis.call('PERSIST', KEYS[1])\nredis.call('ZREM', KEYS[3], ARGV[1])\nredis.call('LPUSH', KEYS[2], ARGV[1])\nreturn 'requeued'\n",
-        sha='4dc28fad45ed93f9549fe51c07c9a711beddaa66',
+        source="-- requeue: run a failed task again. Its failure joins the history in errors, its result fields and\n-- attempt count go, it no longer expires, and it is pushed on pending as a new task would be.\n-- KEYS: task, pending, failed\n-- ARGV: task_id\n-- Returns 'requeued', 'not_failed' (it is not a finished, failed task: nothing changed) or 'missing'.\nif redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then\n  return 'missing'\nend\nlocal f = redis.call('HMGET', KEYS[1], 'state', 'result', 'attempt', 'error-reason', 'finished-created', 'errors',\n  'worker', 'error-exception')\nif f[1] ~= 'finished' or f[2] ~= 'failed' then\n  return 'not_failed'\nend\nlocal decoded, errors = pcall(cjson.decode, f[6] or '[]')\nif not decoded or type(errors) ~= 'table' or (next(errors) ~= nil and #errors == 0) then\n  errors = {}\nend\nlocal entry = {attempt = tonumber(f[3]) or 0, reason = f[4] or '', at = f[5] or ''}\nif f[7] then\n  entry.worker = f[7]\nend\nif f[8] and #f[8] > 0 then  -- its last 4000 bytes, from the start of a UTF-8 character\n  entry.exception = (string.gsub(string.sub(f[8], -4000), '^[\\128-\\191]+', ''))\nend\ntable.insert(errors, entry)\nwhile #errors > 10 do\n  table.remove(errors, 1)\nend\nredis.call('HDEL', KEYS[1], 'result', 'result-value', 'error-reason', 'error-exception', 'finished-created',\n  'worker', 'executing-created', 'kill-requested', 'orphan-since', 'attempt', 'progress')\nredis.call('HSET', KEYS[1], 'state', 'pending', 'errors', cjson.encode(errors))\nredis.call('PERSIST', KEYS[1])\nredis.call('ZREM', KEYS[3], ARGV[1])\nredis.call('LPUSH', KEYS[2], ARGV[1])\nreturn 'requeued'\n",
+        sha='13a82ed0c30dea6863d4fbfcd443e53e08269516',
         keys=('task', 'pending', 'failed'),
         argv=('task_id',),
         codes={},
         tagged={},
         words=('requeued', 'not_failed', 'missing'),
+    ),
+    'progress': ScriptSpec(
+        name='progress',
+        source="-- progress: record how far a running task got, for the run that reports it only.\n-- KEYS: task\n-- ARGV: task_id, worker_id, attempt, value\n-- Returns 1 when written, 0 when the task is not that run any more (finished, taken over, gone).\nif redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then\n  return 0\nend\nlocal f = redis.call('HMGET', KEYS[1], 'state', 'worker', 'attempt')\nif f[1] ~= 'executing' or f[2] ~= ARGV[2] or f[3] ~= ARGV[3] then\n  return 0\nend\nredis.call('HSET', KEYS[1], 'progress', ARGV[4])\nreturn 1\n",
+        sha='3debc9346fd1263372159eb7226ff43cbba04987',
+        keys=('task',),
+        argv=('task_id', 'worker_id', 'attempt', 'value'),
+        codes={1: 'written', 0: 'not_running'},
+        tagged={},
+        words=(),
     ),
     'unclaim': ScriptSpec(
         name='unclaim',
@@ -645,6 +683,14 @@ class RequeueReply:
     NOT_FAILED: Final = 'not_failed'
 
     MISSING: Final = 'missing'
+
+
+class ProgressReply:
+    """What the progress script's reply says (Reply.status)."""
+
+    WRITTEN: Final = 'written'
+
+    NOT_RUNNING: Final = 'not_running'
 
 
 class UnclaimReply:

@@ -7,7 +7,7 @@ the schema's reply names, so the rules can be tested without Redis.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Union
 
@@ -22,6 +22,7 @@ from .schema import (
     SCHEMA_VERSION,
     ClaimReply,
     Reason,
+    Result,
     State,
     TaskField,
     WorkerField,
@@ -42,6 +43,7 @@ class Job:
     attempt: int = 1
     retries: int | None = None
     timeout: int | None = None
+    queue: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,8 @@ class WorkerInfo:
     concurrency: int
     heartbeat_interval: float
     version: str
+    queues: Sequence[str] = ()
+    """Every queue it serves, in order (``queue`` is the first)."""
 
     def fields(self, now: str) -> dict[str, str]:
         """The whole worker hash, registered and beating at ``now``; empty values are left out."""
@@ -145,6 +149,7 @@ class WorkerInfo:
             WorkerField.REGISTERED: now,
             WorkerField.SCHEMA_VERSION: str(SCHEMA_VERSION),
             WorkerField.QUEUE: self.queue,
+            WorkerField.QUEUES: codec.encode(list(self.queues or [self.queue])),
             WorkerField.FUNCTIONS: codec.encode(list(self.functions)),
             WorkerField.POOL: self.pool,
             WorkerField.CONCURRENCY: str(self.concurrency),
@@ -158,6 +163,19 @@ class WorkerInfo:
     def expiry(self) -> int:
         """Seconds the worker hash lives after a heartbeat."""
         return max(1, int(self.heartbeat_interval * HEARTBEAT_EXPIRY_INTERVALS))
+
+
+RETRIED = "retried"
+"""The count of failed runs scheduled again, beside the results successful and failed."""
+
+
+def count_fields(done: Mapping[str, int]) -> dict[str, str]:
+    """The worker hash's task counters, from the worker's counts by result (and ``retried``)."""
+    return {
+        WorkerField.TASKS_SUCCESSFUL: str(done.get(Result.SUCCESSFUL, 0)),
+        WorkerField.TASKS_FAILED: str(done.get(Result.FAILED, 0)),
+        WorkerField.TASKS_RETRIED: str(done.get(RETRIED, 0)),
+    }
 
 
 ERROR_EXCEPTION_KEPT = 4000
@@ -229,10 +247,22 @@ class WorkerProtocol:
             timeout = parse_count(TaskField.TIMEOUT, reply[TaskField.TIMEOUT], 1, MAX_TIMEOUT)
         except ValueError as exc:
             return Refused(task_id, failed(str(exc)), attempt)
-        return Job(task_id, function, args, limit, attempt, retries, timeout)
+        return Job(task_id, function, args, limit, attempt, retries, timeout, self.queue)
 
-    def finish(self, task_id: str, attempt: int, outcome: Outcome, finished_at: str, default_ttl: int) -> ScriptCall:
-        """Write the outcome of this run; a failure is also indexed in the queue's failed set."""
+    def finish(
+        self,
+        task_id: str,
+        attempt: int,
+        outcome: Outcome,
+        finished_at: str,
+        default_ttl: int,
+        progress: str | None = None,
+    ) -> ScriptCall:
+        """Write the outcome of this run (and its last progress, when not written yet); a failure is
+        also indexed in the queue's failed set."""
+        fields = finish_fields(outcome, finished_at)
+        if progress is not None:
+            fields[TaskField.PROGRESS] = progress
         return script_call(
             "finish",
             keys=dict(task=self.keys.task(task_id), executing=self.executing, failed=self.keys.failed(self.queue)),
@@ -243,12 +273,17 @@ class WorkerProtocol:
                 results_channel=self.keys.results,
                 default_ttl=default_ttl,
                 failed_at_ms="" if outcome.ok else unix_ms(finished_at),
-                field_values=finish_fields(outcome, finished_at),
+                field_values=fields,
             ),
         )
 
-    def retry(self, task_id: str, attempt: int, outcome: Outcome, finished_at: str, due_at: str) -> ScriptCall:
+    def retry(
+        self, task_id: str, attempt: int, outcome: Outcome, finished_at: str, due_at: str, progress: str | None = None
+    ) -> ScriptCall:
         """Record this failed run in the task's errors and schedule it again at ``due_at``."""
+        fields = {TaskField.STATE: State.SCHEDULED, TaskField.SCHEDULED_FOR: due_at}
+        if progress is not None:
+            fields[TaskField.PROGRESS] = progress
         error = {"attempt": attempt, "worker": self.worker_id, "reason": outcome.reason, "at": finished_at}
         if outcome.exception:  # the end of a traceback says the most
             error["exception"] = outcome.exception[-ERROR_EXCEPTION_KEPT:]
@@ -265,7 +300,7 @@ class WorkerProtocol:
                 error_json=codec.encode(error),
                 cmd_channel=self.keys.cmd,
                 scheduled_command=self.keys.scheduled_command(self.queue),
-                field_values={TaskField.STATE: State.SCHEDULED, TaskField.SCHEDULED_FOR: due_at},
+                field_values=fields,
             ),
         )
 
@@ -299,6 +334,14 @@ class WorkerProtocol:
                 default_ttl=default_ttl,
                 cancelled_reason=Reason.CANCELLED_ORPHAN,
             ),
+        )
+
+    def progress(self, task_id: str, attempt: int, value: str) -> ScriptCall:
+        """Record a running task's progress (JSON text), if it is still this run."""
+        return script_call(
+            "progress",
+            keys=dict(task=self.keys.task(task_id)),
+            argv=dict(task_id=task_id, worker_id=self.worker_id, attempt=attempt, value=value),
         )
 
     def unclaim(self, task_id: str) -> ScriptCall:

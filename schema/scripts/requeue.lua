@@ -27,7 +27,7 @@ while #errors > 10 do
   table.remove(errors, 1)
 end
 redis.call('HDEL', KEYS[1], 'result', 'result-value', 'error-reason', 'error-exception', 'finished-created',
-  'worker', 'executing-created', 'kill-requested', 'orphan-since', 'attempt')
+  'worker', 'executing-created', 'kill-requested', 'orphan-since', 'attempt', 'progress')
 redis.call('HSET', KEYS[1], 'state', 'pending', 'errors', cjson.encode(errors))
 redis.call('PERSIST', KEYS[1])
 redis.call('ZREM', KEYS[3], ARGV[1])

@@ -124,11 +124,12 @@ class Client extends EventEmitter {
    * Options: queue, taskId (refused with TaskExistsError if taken), username,
    * virtualMemoryLimit (bytes), resultTtl (seconds to keep the finished hash; 0 keeps it),
    * retries (runs allowed after a failure), timeout (whole seconds it may run), and delay (seconds
-   * from now) or at (a Date) to run it later: it waits in the scheduled state until then.
+   * from now) or at (a Date) to run it later: it waits in the scheduled state until then; meta (an
+   * object of JSON values the worker's event hooks get, e.g. a trace context).
    * Arguments whose JSON is over the client's maxArgsBytes are refused with a RangeError.
    */
   async submit(fn, args = {}, options = {}) {
-    const { queue = this.queue, taskId, username, resultTtl, retries, timeout, delay, at } = checkOptions(
+    const { queue = this.queue, taskId, username, resultTtl, retries, timeout, delay, at, meta } = checkOptions(
       options,
       SUBMIT_OPTIONS,
     );
@@ -146,6 +147,7 @@ class Client extends EventEmitter {
       retries,
       timeout,
       due,
+      meta,
       maxArgsBytes,
     });
     const key = k.task(id);

@@ -48,4 +48,8 @@ export interface TaskFields {
   readonly orphanSince: number | bigint | null;
   /** `kill-requested`: When a client asked to kill the task while it was executing. The kill command also goes out on the cmd channel; a worker that was not listening at that moment finds this mark when it listens again. */
   readonly killRequested: Date | null;
+  /** `progress`: How far the running task got, as the task reported it (a fraction from 0 to 1, or any JSON value, at most 64 KiB); written at most every quarter of a second by the progress script, only for the run named by worker and attempt, and kept once it finished. */
+  readonly progress: unknown | null;
+  /** `meta`: Free metadata from the producer that is not an argument: a trace context (traceparent), a request id. Passed to the worker's event hooks, never to the function. */
+  readonly meta: Record<string, unknown> | null;
 }

@@ -11,7 +11,7 @@ const { DecodeError, TaskFailedError } = require('./errors');
 const FIELD = Object.fromEntries(schema.task_fields.map((field) => [camel(field.name), field.name]));
 const STATE = Object.fromEntries(Object.keys(schema.states).map((state) => [state.toUpperCase(), state]));
 const RESULT = Object.fromEntries(Object.keys(schema.results).map((result) => [result.toUpperCase(), result]));
-const SUBMIT_OPTIONS = ['queue', 'taskId', 'username', 'virtualMemoryLimit', 'resultTtl', 'retries', 'timeout', 'delay', 'at'];
+const SUBMIT_OPTIONS = ['queue', 'taskId', 'username', 'virtualMemoryLimit', 'resultTtl', 'retries', 'timeout', 'delay', 'at', 'meta'];
 
 /** A hash field name as a JavaScript property name: result-value -> resultValue. */
 function camel(name) {
@@ -103,7 +103,7 @@ function checkArgsSize(text, maxArgsBytes) {
 function submitFields(
   fn,
   args,
-  { queue, username, virtualMemoryLimit, resultTtl, retries, timeout, due, now, maxArgsBytes = schema.limits.max_args_bytes } = {},
+  { queue, username, virtualMemoryLimit, resultTtl, retries, timeout, due, now, meta, maxArgsBytes = schema.limits.max_args_bytes } = {},
 ) {
   if (typeof fn !== 'string' || fn === '') {
     throw new TypeError(`function must be a non-empty string, got ${JSON.stringify(fn)}`);
@@ -129,8 +129,21 @@ function submitFields(
     [FIELD.retries, wholeNumber(retries, 0, MAX_RETRIES, refused('retries'))],
     [FIELD.timeout, wholeNumber(timeout, 1, MAX_TIMEOUT, refused('timeout'))],
     [FIELD.scheduledFor, due ? codec.formatTimestamp(due) : undefined],
+    [FIELD.meta, meta === undefined || meta === null ? undefined : encodeMeta(meta, maxArgsBytes)],
   ];
   return fields.filter(([, value]) => value !== undefined);
+}
+
+/** The meta field: an object of JSON values (producer metadata such as a trace context). */
+function encodeMeta(meta, maxBytes) {
+  if (typeof meta !== 'object' || Array.isArray(meta) || meta instanceof Date) {
+    throw new TypeError('meta must be an object of names to JSON values');
+  }
+  const text = codec.encode(meta, 'meta');
+  if (Buffer.byteLength(text, 'utf8') > maxBytes) {
+    throw new RangeError(`meta is more than the client's limit of ${maxBytes} bytes as JSON`);
+  }
+  return text;
 }
 
 function newTaskId() {

@@ -448,6 +448,20 @@ module.exports = freeze({
       "by": "cancel",
       "legacy": false,
       "doc": "When a client asked to kill the task while it was executing. The kill command also goes out on the cmd channel; a worker that was not listening at that moment finds this mark when it listens again."
+    },
+    {
+      "name": "progress",
+      "type": "json",
+      "by": "worker",
+      "legacy": false,
+      "doc": "How far the running task got, as the task reported it (a fraction from 0 to 1, or any JSON value, at most 64 KiB); written at most every quarter of a second by the progress script, only for the run named by worker and attempt, and kept once it finished."
+    },
+    {
+      "name": "meta",
+      "type": "json-object",
+      "by": "producer",
+      "legacy": false,
+      "doc": "Free metadata from the producer that is not an argument: a trace context (traceparent), a request id. Passed to the worker's event hooks, never to the function."
     }
   ],
   "worker_fields": [
@@ -485,7 +499,13 @@ module.exports = freeze({
       "name": "queue",
       "type": "string",
       "legacy": false,
-      "doc": "The queue it serves."
+      "doc": "The queue it serves (its first, when it serves several)."
+    },
+    {
+      "name": "queues",
+      "type": "json-array",
+      "legacy": false,
+      "doc": "Every queue it serves, in the order it takes from them (an earlier queue first)."
     },
     {
       "name": "functions",
@@ -522,6 +542,24 @@ module.exports = freeze({
       "type": "string",
       "legacy": false,
       "doc": "The doshit package version of the worker."
+    },
+    {
+      "name": "tasks-successful",
+      "type": "integer",
+      "legacy": false,
+      "doc": "Tasks it finished successful since it started; written with each heartbeat."
+    },
+    {
+      "name": "tasks-failed",
+      "type": "integer",
+      "legacy": false,
+      "doc": "Tasks it finished failed since it started; written with each heartbeat."
+    },
+    {
+      "name": "tasks-retried",
+      "type": "integer",
+      "legacy": false,
+      "doc": "Failed runs it scheduled again to retry since it started; written with each heartbeat."
     }
   ],
   "kill_escalation": {
@@ -798,8 +836,29 @@ module.exports = freeze({
         ]
       },
       "returns": "'requeued' (a failed task, pending again with its history kept), 'not_failed' (nothing changed), 'missing' (no task hash)",
-      "source": "-- requeue: run a failed task again. Its failure joins the history in errors, its result fields and\n-- attempt count go, it no longer expires, and it is pushed on pending as a new task would be.\n-- KEYS: task, pending, failed\n-- ARGV: task_id\n-- Returns 'requeued', 'not_failed' (it is not a finished, failed task: nothing changed) or 'missing'.\nif redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then\n  return 'missing'\nend\nlocal f = redis.call('HMGET', KEYS[1], 'state', 'result', 'attempt', 'error-reason', 'finished-created', 'errors',\n  'worker', 'error-exception')\nif f[1] ~= 'finished' or f[2] ~= 'failed' then\n  return 'not_failed'\nend\nlocal decoded, errors = pcall(cjson.decode, f[6] or '[]')\nif not decoded or type(errors) ~= 'table' or (next(errors) ~= nil and #errors == 0) then\n  errors = {}\nend\nlocal entry = {attempt = tonumber(f[3]) or 0, reason = f[4] or '', at = f[5] or ''}\nif f[7] then\n  entry.worker = f[7]\nend\nif f[8] and #f[8] > 0 then  -- its last 4000 bytes, from the start of a UTF-8 character\n  entry.exception = (string.gsub(string.sub(f[8], -4000), '^[\\128-\\191]+', ''))\nend\ntable.insert(errors, entry)\nwhile #errors > 10 do\n  table.remove(errors, 1)\nend\nredis.call('HDEL', KEYS[1], 'result', 'result-value', 'error-reason', 'error-exception', 'finished-created',\n  'worker', 'executing-created', 'kill-requested', 'orphan-since', 'attempt')\nredis.call('HSET', KEYS[1], 'state', 'pending', 'errors', cjson.encode(errors))\nredis.call('PERSIST', KEYS[1])\nredis.call('ZREM', KEYS[3], ARGV[1])\nredis.call('LPUSH', KEYS[2], ARGV[1])\nreturn 'requeued'\n",
-      "sha": "4dc28fad45ed93f9549fe51c07c9a711beddaa66"
+      "source": "-- requeue: run a failed task again. Its failure joins the history in errors, its result fields and\n-- attempt count go, it no longer expires, and it is pushed on pending as a new task would be.\n-- KEYS: task, pending, failed\n-- ARGV: task_id\n-- Returns 'requeued', 'not_failed' (it is not a finished, failed task: nothing changed) or 'missing'.\nif redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then\n  return 'missing'\nend\nlocal f = redis.call('HMGET', KEYS[1], 'state', 'result', 'attempt', 'error-reason', 'finished-created', 'errors',\n  'worker', 'error-exception')\nif f[1] ~= 'finished' or f[2] ~= 'failed' then\n  return 'not_failed'\nend\nlocal decoded, errors = pcall(cjson.decode, f[6] or '[]')\nif not decoded or type(errors) ~= 'table' or (next(errors) ~= nil and #errors == 0) then\n  errors = {}\nend\nlocal entry = {attempt = tonumber(f[3]) or 0, reason = f[4] or '', at = f[5] or ''}\nif f[7] then\n  entry.worker = f[7]\nend\nif f[8] and #f[8] > 0 then  -- its last 4000 bytes, from the start of a UTF-8 character\n  entry.exception = (string.gsub(string.sub(f[8], -4000), '^[\\128-\\191]+', ''))\nend\ntable.insert(errors, entry)\nwhile #errors > 10 do\n  table.remove(errors, 1)\nend\nredis.call('HDEL', KEYS[1], 'result', 'result-value', 'error-reason', 'error-exception', 'finished-created',\n  'worker', 'executing-created', 'kill-requested', 'orphan-since', 'attempt', 'progress')\nredis.call('HSET', KEYS[1], 'state', 'pending', 'errors', cjson.encode(errors))\nredis.call('PERSIST', KEYS[1])\nredis.call('ZREM', KEYS[3], ARGV[1])\nredis.call('LPUSH', KEYS[2], ARGV[1])\nreturn 'requeued'\n",
+      "sha": "13a82ed0c30dea6863d4fbfcd443e53e08269516"
+    },
+    "progress": {
+      "file": "scripts/progress.lua",
+      "keys": [
+        "task"
+      ],
+      "argv": [
+        "task_id",
+        "worker_id",
+        "attempt",
+        "value"
+      ],
+      "reply": {
+        "codes": {
+          "1": "written",
+          "0": "not_running"
+        }
+      },
+      "returns": "1 when the progress field was written, 0 when the task is not executing under that worker and attempt any more (nothing written)",
+      "source": "-- progress: record how far a running task got, for the run that reports it only.\n-- KEYS: task\n-- ARGV: task_id, worker_id, attempt, value\n-- Returns 1 when written, 0 when the task is not that run any more (finished, taken over, gone).\nif redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then\n  return 0\nend\nlocal f = redis.call('HMGET', KEYS[1], 'state', 'worker', 'attempt')\nif f[1] ~= 'executing' or f[2] ~= ARGV[2] or f[3] ~= ARGV[3] then\n  return 0\nend\nredis.call('HSET', KEYS[1], 'progress', ARGV[4])\nreturn 1\n",
+      "sha": "3debc9346fd1263372159eb7226ff43cbba04987"
     },
     "unclaim": {
       "file": "scripts/unclaim.lua",

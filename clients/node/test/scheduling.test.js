@@ -310,3 +310,25 @@ describe('requeue', () => {
     assert.deepStrictEqual(await db.redis.lRange(`${prefix}:task:listy`, 0, -1), ['x']);
   });
 });
+
+describe('meta and progress', () => {
+  test('meta is written as a JSON object and read back; progress is read from the hash', async () => {
+    const task = await client.submit('echo', { value: 1 }, { meta: { traceparent: '00-abc-def-01', n: 7 } });
+    const written = await db.redis.hGetAll(task.key);
+    assert.equal(written.meta, '{"traceparent":"00-abc-def-01","n":7}');
+    await db.redis.hSet(task.key, 'progress', '{"done":3,"of":10}');
+    const info = await task.info();
+    assert.deepStrictEqual(info.meta, { traceparent: '00-abc-def-01', n: 7 });
+    assert.deepStrictEqual(info.progress, { done: 3, of: 10 });
+    const plain = await client.submit('echo', { value: 1 });
+    assert.equal((await db.redis.hGetAll(plain.key)).meta, undefined);
+  });
+
+  test('meta that is not an object of JSON values is refused before anything is written', async () => {
+    for (const meta of [[1, 2], 'text', 5, new Date()]) {
+      await assert.rejects(client.submit('echo', {}, { meta }), TypeError, String(meta));
+    }
+    await assert.rejects(client.submit('echo', {}, { meta: { bad: NaN } }), doshit.EncodeError);
+    await nothingWritten();
+  });
+});
