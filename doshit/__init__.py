@@ -13,6 +13,7 @@ from ._errors import (
     DoshitError,
     EncodeError,
     RegistryError,
+    TaskError,
     TaskExists,
     TaskFailed,
     TaskNotFound,
@@ -20,10 +21,13 @@ from ._errors import (
 )
 from ._version import __version__ as __version__
 from ._worker.app import AppRef
+from ._worker.context import TaskContext
+from ._worker.events import EVENTS, Event
 from ._worker.registry import Registry
 from ._worker.worker import Worker
 
 __all__ = [
+    "EVENTS",
     "AppRef",
     "AsyncClient",
     "AsyncTask",
@@ -32,9 +36,12 @@ __all__ = [
     "DecodeError",
     "DoshitError",
     "EncodeError",
+    "Event",
     "Registry",
     "RegistryError",
     "Task",
+    "TaskContext",
+    "TaskError",
     "TaskExists",
     "TaskFailed",
     "TaskInfo",

@@ -44,3 +44,15 @@ class TaskFailed(DoshitError):
         self.task_id = task_id
         self.exception = exception
         """The task's error-exception field: usually the remote traceback."""
+
+
+class TaskError(DoshitError):
+    """Raise it in a task to fail with exactly this ``reason`` (the task's error-reason) and ``detail``
+    (its error-exception, instead of the traceback). Command tasks fail with it."""
+
+    def __init__(self, reason: str, detail: str | None = None, *, retryable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+        self.retryable = retryable
+        """Worth a retry whatever the function's retry_on says (it still needs retries left)."""

@@ -14,9 +14,9 @@ import doshit.testing
 from .conftest import ROOT
 
 EXPECTED = {
-    "AppRef", "AsyncClient", "AsyncTask", "Client", "ConfigError", "DecodeError", "DoshitError", "EncodeError",
-    "Registry", "RegistryError", "Task", "TaskExists", "TaskFailed", "TaskInfo", "TaskNotFound", "TaskTimeout",
-    "Worker", "task",
+    "EVENTS", "AppRef", "AsyncClient", "AsyncTask", "Client", "ConfigError", "DecodeError", "DoshitError",
+    "EncodeError", "Event", "Registry", "RegistryError", "Task", "TaskContext", "TaskError", "TaskExists",
+    "TaskFailed", "TaskInfo", "TaskNotFound", "TaskTimeout", "Worker", "task",
 }  # fmt: skip
 PUBLIC_MODULES = {"testing"}
 TESTING = {"PrivateRedis", "answers", "free_port", "redis_server_binary"}

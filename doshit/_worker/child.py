@@ -21,6 +21,7 @@ import os
 import resource
 import signal
 import sys
+import threading
 from types import FrameType
 from typing import BinaryIO
 
@@ -31,7 +32,18 @@ from .._core.outcome import Outcome, failed
 from .._core.schema import Reason
 from .._logs import LOG_FORMATS, configure
 from .app import AppRef
-from .frames import STARTED, Request, hello, hello_error, outcome_from, outcome_message, read_frame, write_frame
+from .context import Report, TaskContext
+from .frames import (
+    STARTED,
+    Request,
+    hello,
+    hello_error,
+    outcome_from,
+    outcome_message,
+    progress_message,
+    read_frame,
+    write_frame,
+)
 from .registry import Registry
 from .runner import run_call
 
@@ -124,18 +136,35 @@ def reap() -> None:
             return
 
 
-def _run(registry: Registry, request: Request, loop: asyncio.AbstractEventLoop, limits: Limits) -> Outcome:
+def _run(
+    registry: Registry,
+    request: Request,
+    loop: asyncio.AbstractEventLoop,
+    limits: Limits,
+    report: Report | None = None,
+) -> Outcome:
     global _current
     _current = request.task_id
+    context = None
+    if registry.context_parameter(request.function) is not None:
+        context = TaskContext(
+            request.task_id, request.function, request.queue, request.worker_id, request.attempt, report
+        )
     try:
-        return run_call(registry, request.function, request.args, loop, limits)
+        return run_call(registry, request.function, request.args, loop, limits, context)
     finally:
         _current = None
         sys.stdout.flush()
         sys.stderr.flush()
 
 
-def run_limited(registry: Registry, request: Request, loop: asyncio.AbstractEventLoop, limits: Limits) -> Outcome:
+def run_limited(
+    registry: Registry,
+    request: Request,
+    loop: asyncio.AbstractEventLoop,
+    limits: Limits,
+    report: Report | None = None,
+) -> Outcome:
     """Run the call in a forked process with RLIMIT_AS set to the request's memory limit. The limit
     counts the memory this child already holds, which the fork shares."""
     limit = request.memory_limit
@@ -150,7 +179,7 @@ def run_limited(registry: Registry, request: Request, loop: asyncio.AbstractEven
         try:
             _, hard = resource.getrlimit(resource.RLIMIT_AS)
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-            body = orjson.dumps(outcome_message(_run(registry, request, loop, limits)))
+            body = orjson.dumps(outcome_message(_run(registry, request, loop, limits, report)))
             with os.fdopen(write_end, "wb") as out:
                 out.write(body)
         except BaseException:  # noqa: BLE001 - out of memory even for the report: say so by exit code
@@ -173,6 +202,12 @@ def run_limited(registry: Registry, request: Request, loop: asyncio.AbstractEven
 def serve(registry: Registry, requests: BinaryIO, replies: BinaryIO, started: mmap.mmap | None, limits: Limits) -> None:
     loop = asyncio.new_event_loop()
     write_frame(replies, hello(os.getpid(), registry.names()))
+    lock = threading.Lock()  # a task's threads may report progress while the outcome is written
+
+    def report(value: str) -> None:
+        with lock:
+            write_frame(replies, progress_message(value))
+
     while True:
         message = read_frame(requests)
         if message is None:
@@ -184,13 +219,14 @@ def serve(registry: Registry, requests: BinaryIO, replies: BinaryIO, started: mm
             if started is not None:  # tells the worker, should we die, that this task did start
                 STARTED.pack_into(started, 0, request.seq)
             if request.memory_limit:
-                outcome = run_limited(registry, request, loop, limits)
+                outcome = run_limited(registry, request, loop, limits, report)
             else:
-                outcome = _run(registry, request, loop, limits)
+                outcome = _run(registry, request, loop, limits, report)
         finally:
             _busy = False
         reap()
-        write_frame(replies, outcome_message(outcome))
+        with lock:
+            write_frame(replies, outcome_message(outcome))
 
 
 def _option(argv: list[str], name: str) -> str | None:

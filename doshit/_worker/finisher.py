@@ -9,7 +9,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -19,14 +19,12 @@ from .._core import codec
 from .._core.outcome import Outcome, failed
 from .._core.schema import FinishReply, Reason, Result, RetryReply
 from .._core.scripts import Reply, ScriptCall
-from .._core.worker_rules import WorkerProtocol
+from .._core.worker_rules import RETRIED, WorkerProtocol
 from .._redis import run_scripts_apart
 from .upkeep import retrying
 
 log = logging.getLogger("doshit.worker")
 
-RETRIED = "retried"
-"""The count in ``done`` of the failed runs scheduled again."""
 
 FINISH_BATCH = 500
 """At most this many outcomes are written in one pipeline."""
@@ -40,7 +38,10 @@ class Written:
     attempt: int
     outcome: Outcome
     at: str
+    queue: str
     retry_at: str | None = None
+    progress: str | None = None
+    """The last progress the run reported, not written yet: it is written with the outcome."""
 
 
 class Finisher:
@@ -48,10 +49,15 @@ class Finisher:
     failure worth a retry the retry script (the error into errors, the task scheduled again)."""
 
     def __init__(
-        self, conn: redis.asyncio.Redis, protocol: WorkerProtocol, result_ttl: int, busy: Callable[[], bool]
+        self,
+        conn: redis.asyncio.Redis,
+        protocols: Mapping[str, WorkerProtocol],
+        result_ttl: int,
+        busy: Callable[[], bool],
     ) -> None:
         self.conn = conn
-        self.protocol = protocol
+        self.protocols = protocols
+        """The script calls of each queue the worker serves."""
         self.result_ttl = result_ttl
         self.busy = busy
         """True while tasks run: then outcomes arriving in the same moment are worth waiting for."""
@@ -61,15 +67,16 @@ class Finisher:
         self._unwritten: dict[str, None] = {}
         """The ids of the tasks whose outcome is queued or being written, in order."""
 
-    def finish(self, task_id: str, attempt: int, outcome: Outcome) -> None:
-        self._put(Written(task_id, attempt, outcome, codec.now_timestamp()))
+    def finish(self, task_id: str, attempt: int, outcome: Outcome, queue: str, progress: str | None = None) -> None:
+        self._put(Written(task_id, attempt, outcome, codec.now_timestamp(), queue, progress=progress))
 
-    def retry(self, task_id: str, attempt: int, outcome: Outcome, delay: float) -> None:
+    def retry(
+        self, task_id: str, attempt: int, outcome: Outcome, queue: str, delay: float, progress: str | None = None
+    ) -> None:
         now = time.time()
         due = codec.format_timestamp(datetime.fromtimestamp(now + delay, timezone.utc))
-        self._put(
-            Written(task_id, attempt, outcome, codec.format_timestamp(datetime.fromtimestamp(now, timezone.utc)), due)
-        )
+        at = codec.format_timestamp(datetime.fromtimestamp(now, timezone.utc))
+        self._put(Written(task_id, attempt, outcome, at, queue, due, progress))
 
     def _put(self, written: Written) -> None:
         self._unwritten[written.task_id] = None
@@ -100,9 +107,10 @@ class Finisher:
                 self._unwritten.pop(item.task_id, None)
 
     def _call(self, item: Written) -> ScriptCall:
+        protocol = self.protocols[item.queue]
         if item.retry_at is not None:
-            return self.protocol.retry(item.task_id, item.attempt, item.outcome, item.at, item.retry_at)
-        return self.protocol.finish(item.task_id, item.attempt, item.outcome, item.at, self.result_ttl)
+            return protocol.retry(item.task_id, item.attempt, item.outcome, item.at, item.retry_at, item.progress)
+        return protocol.finish(item.task_id, item.attempt, item.outcome, item.at, self.result_ttl, item.progress)
 
     async def _write(self, batch: list[Written]) -> None:
         refused: list[tuple[Written, Exception]] = []
@@ -123,8 +131,9 @@ class Finisher:
             log.warning("task %s: its hash was gone when its result was written; result dropped", item.task_id)
         elif reply.status == FinishReply.WRONGTYPE:
             log.warning(
-                "task %s: its key is not a task hash; id dropped from %s", item.task_id, self.protocol.executing
-            )
+                "task %s: its key is not a task hash; id dropped from %s", item.task_id,
+                self.protocols[item.queue].executing,
+            )  # fmt: skip
         else:
             log.warning("task %s: no longer this worker's run; its result was not written", item.task_id)
 
@@ -132,7 +141,7 @@ class Finisher:
         """Redis refused these writes (not for being unavailable): finish each task failed with the
         reason instead, a small write that needs nothing of the outcome that was refused."""
         failures = [
-            Written(item.task_id, item.attempt, failed(Reason.WRITE_FAILED.format(detail=exc)), item.at)
+            Written(item.task_id, item.attempt, failed(Reason.WRITE_FAILED.format(detail=exc)), item.at, item.queue)
             for item, exc in refused
         ]
         for failure, (_, first), reply in zip(
@@ -141,7 +150,7 @@ class Finisher:
             log.error("task %s: Redis refused its result: %s", failure.task_id, first)
             if isinstance(reply, Exception):
                 log.error("task %s: Redis refused its failure too (%s); it stays on %s", failure.task_id, reply,
-                          self.protocol.executing)  # fmt: skip
+                          self.protocols[failure.queue].executing)  # fmt: skip
             else:
                 self._written(failure, reply)
 

@@ -1,7 +1,8 @@
 """What a worker and its child processes say to each other, and how: length-prefixed JSON frames.
 
 The child says hello once (``ready``, or the ``error`` that kept it from loading the registry), then
-answers each request with the call's outcome. Both sides build and read the messages here.
+answers each request with the call's outcome (a list), which progress reports (objects) may
+precede. Both sides build and read the messages here.
 """
 
 from __future__ import annotations
@@ -25,13 +26,17 @@ STARTED = struct.Struct("<Q")
 
 class Request(NamedTuple):
     """Run one call: the sequence number the child marks as started, the task's id (for the labels of
-    its output), the function, its args JSON, and the virtual memory limit (bytes) to run it under."""
+    its output), the function, its args JSON, the virtual memory limit (bytes) to run it under, and
+    what the task's context tells it (attempt, queue, worker)."""
 
     seq: int
     task_id: str
     function: str
     args: str
     memory_limit: int | None
+    attempt: int = 1
+    queue: str = ""
+    worker_id: str = ""
 
 
 def hello(pid: int, functions: list[str]) -> dict[str, Any]:
@@ -40,6 +45,11 @@ def hello(pid: int, functions: list[str]) -> dict[str, Any]:
 
 def hello_error(error: str) -> dict[str, Any]:
     return {"error": error}
+
+
+def progress_message(value: str) -> dict[str, Any]:
+    """A running task's progress (JSON text), sent before its outcome, any number of times."""
+    return {"progress": value}
 
 
 def outcome_message(outcome: Outcome) -> list[Any]:

@@ -19,6 +19,7 @@ from .._core.outcome import Outcome, failed
 from .._core.schema import Reason
 from .._core.worker_rules import Job
 from .._logs import LOG_FORMATS
+from .context import Report, TaskContext
 from .registry import Registry
 from .runner import run_call_async
 
@@ -77,8 +78,13 @@ class Pool(Protocol):
 
     async def start(self) -> None: ...
 
-    async def run(self, job: Job, stop: asyncio.Future[Stop], started: Callable[[], None]) -> Outcome:
-        """Run the job (``started`` is called just before it starts), unless ``stop`` is set first."""
+    worker_id: str
+
+    async def run(
+        self, job: Job, stop: asyncio.Future[Stop], started: Callable[[], None], report: Report | None = None
+    ) -> Outcome:
+        """Run the job (``started`` is called just before it starts), unless ``stop`` is set first.
+        ``report`` gets the progress the task reports (JSON text), when it asks for a TaskContext."""
         ...
 
     def kill(self, task_id: str, reason: str) -> bool:
@@ -86,6 +92,19 @@ class Pool(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def _threadsafe(report: Report | None) -> Report | None:
+    """``report`` callable from any thread (a plain function runs in one; progress timers too)."""
+    if report is None:
+        return None
+    loop = asyncio.get_running_loop()
+
+    def call(value: str) -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(report, value)
+
+    return call
 
 
 class InlinePool:
@@ -102,18 +121,26 @@ class InlinePool:
         self.registry = registry
         self.size = size
         self.limits = limits
+        self.worker_id = ""
         self._running: dict[str, tuple[asyncio.Task[Outcome], list[str]]] = {}
 
     async def start(self) -> None:
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(self.size, "doshit-task"))
 
-    async def run(self, job: Job, stop: asyncio.Future[Stop], started: Callable[[], None]) -> Outcome:
+    async def run(
+        self, job: Job, stop: asyncio.Future[Stop], started: Callable[[], None], report: Report | None = None
+    ) -> Outcome:
         if stop.done():
             raise NotStarted(stop.result())
         if job.memory_limit is not None:
             return failed(Reason.MEMORY_LIMIT_INLINE)
         started()
-        call = asyncio.create_task(run_call_async(self.registry, job.function, job.args, self.limits))
+        context = None
+        if self.registry.context_parameter(job.function) is not None:
+            context = TaskContext(
+                job.task_id, job.function, job.queue, self.worker_id, job.attempt, _threadsafe(report)
+            )
+        call = asyncio.create_task(run_call_async(self.registry, job.function, job.args, self.limits, context))
         reasons: list[str] = []
         self._running[job.task_id] = (call, reasons)
         try:

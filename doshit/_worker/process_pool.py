@@ -19,6 +19,7 @@ from .._core.outcome import Outcome, failed
 from .._core.schema import KILL_ESCALATION, Reason
 from .._core.worker_rules import Job
 from .app import AppRef
+from .context import Report
 from .frames import STARTED, Request, outcome_from, pack, read_frame_async, started_page
 from .pool import ChildOptions, NotStarted, Stop
 
@@ -157,13 +158,21 @@ class Child:
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             raise ChildDied from exc
 
-    async def call(self, job: Job) -> Outcome:
+    async def call(self, job: Job, worker_id: str = "", report: Report | None = None) -> Outcome:
         assert self.proc is not None and self.proc.stdin is not None and self._started is not None
         self._seq += 1
+        request = Request(
+            self._seq, job.task_id, job.function, job.args, job.memory_limit, job.attempt, job.queue, worker_id
+        )
         try:
-            self.proc.stdin.write(pack(list(Request(self._seq, job.task_id, job.function, job.args, job.memory_limit))))
+            self.proc.stdin.write(pack(list(request)))
             await self.proc.stdin.drain()
-            outcome = outcome_from(await self._read())
+            message = await self._read()
+            while isinstance(message, dict):  # progress reports come before the outcome
+                if report is not None and isinstance(message.get("progress"), str):
+                    report(message["progress"])
+                message = await self._read()
+            outcome = outcome_from(message)
             self.tasks += 1
             return outcome
         except (ChildDied, ConnectionError):
@@ -220,6 +229,8 @@ class ProcessPool:
         self.app = app
         self.size = size
         self.ahead = size
+        self.worker_id = ""
+        """The id of the worker the pool runs tasks for (the tasks' context tells it)."""
         self._children = [Child(app, n, options or ChildOptions()) for n in range(size)]
         self._idle: asyncio.Queue[Child] = asyncio.Queue()
         self._busy: dict[str, Child] = {}
@@ -273,7 +284,9 @@ class ProcessPool:
             raise NotStarted(stop.result())
         return child
 
-    async def run(self, job: Job, stop: asyncio.Future[Stop], started: Callable[[], None]) -> Outcome:
+    async def run(
+        self, job: Job, stop: asyncio.Future[Stop], started: Callable[[], None], report: Report | None = None
+    ) -> Outcome:
         child = await self._acquire(stop)
         self._busy[job.task_id] = child
         child.kill_reason = None
@@ -281,7 +294,7 @@ class ProcessPool:
         try:
             while True:
                 try:
-                    outcome = await child.call(job)
+                    outcome = await child.call(job, self.worker_id, report)
                     break
                 except NotHandedOver:
                     log.warning(

@@ -27,6 +27,7 @@ from .._core import codec
 from .._core.schema import PromoteReply, RecoverReply, TaskField
 from .._core.worker_rules import WorkerProtocol
 from .._redis import run_scripts_apart, unavailable
+from .events import Event, Hooks
 from .upkeep import Retry
 
 log = logging.getLogger("doshit.worker")
@@ -52,9 +53,11 @@ class Recovery:
         grace: float,
         default_retries: int,
         result_ttl: int,
+        hooks: Hooks | None = None,
     ) -> None:
         self.conn = conn
         self.protocol = protocol
+        self.hooks = hooks
         self.interval = interval
         self.grace_ms = int(grace * 1000)
         self.default_retries = default_retries
@@ -94,6 +97,8 @@ class Recovery:
                 log.error("task %s: could not look at it for recovery: %s", task_id, reply)
                 continue
             self.counts[reply.status] += 1
+            if reply.status in (RecoverReply.REQUEUED, RecoverReply.FAILED) and self.hooks is not None:
+                self._recovered(task_id, owner if isinstance(owner, str) else None, reply.status)
             if reply.status == RecoverReply.REQUEUED:
                 was = f"worker {owner} is gone" if isinstance(owner, str) else "it was popped and never claimed"
                 log.warning("task %s: %s; gave it back to %s", task_id, was, self.protocol.pending)
@@ -102,6 +107,15 @@ class Recovery:
                             task_id, owner)  # fmt: skip
             elif reply.status == RecoverReply.DROPPED:
                 log.warning("task %s: not a task hash; dropped its id from %s", task_id, self.protocol.executing)
+
+    def _recovered(self, task_id: str, owner: str | None, status: str) -> None:
+        assert self.hooks is not None
+        if self.hooks.wants("task_recovered"):
+            reason = "given back to pending" if status == RecoverReply.REQUEUED else "failed: it used its attempts"
+            self.hooks.emit(
+                Event("task_recovered", self.protocol.worker_id, self.protocol.queue, task_id, reason=reason,
+                      dead_worker=owner)
+            )  # fmt: skip
 
     async def _trim_failed(self) -> None:
         failed = self.protocol.keys.failed(self.protocol.queue)

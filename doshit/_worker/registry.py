@@ -10,6 +10,8 @@ from typing import Any, TypeVar, overload
 
 from .._core.worker_rules import RetryPolicy
 from .._errors import RegistryError
+from .context import context_parameter
+from .events import EVENTS, FailureHook, Hook, check_failure_hook
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,6 +25,11 @@ class TaskPolicy:
     """Exception types that are worth a retry (None: any exception)."""
     timeout: float | None = None
     """Seconds a run may take before it is killed (None: the worker's default, if any)."""
+    concurrency: int | None = None
+    """The most runs of the function one worker has at once (None: as many as it has slots)."""
+    on_failure: FailureHook | None = None
+    """Called (a function) or run (a command) when a task of the function fails for good; None: the
+    worker's failure hook, if any."""
 
     def retryable(self, exc: BaseException) -> bool:
         return self.retry_on is None or isinstance(exc, self.retry_on)
@@ -31,7 +38,8 @@ class TaskPolicy:
 DEFAULT_POLICY = TaskPolicy()
 
 
-def _loop_running() -> bool:
+def loop_running() -> bool:
+    """Whether this thread runs an asyncio event loop now."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -55,6 +63,8 @@ class Registry:
         self._functions: dict[str, Callable[..., Any]] = {}
         self._signatures: dict[str, inspect.Signature] = {}
         self._policies: dict[str, TaskPolicy] = {}
+        self._contexts: dict[str, str | None] = {}
+        self._hooks: dict[str, list[Hook]] = {}
 
     @overload
     def task(self, function: F, /) -> F: ...
@@ -70,6 +80,8 @@ class Registry:
         max_backoff: float = 300.0,
         retry_on: type[BaseException] | tuple[type[BaseException], ...] | None = None,
         timeout: float | None = None,
+        concurrency: int | None = None,
+        on_failure: FailureHook | None = None,
     ) -> Callable[[F], F]: ...
 
     def task(
@@ -83,20 +95,33 @@ class Registry:
         max_backoff: float = 300.0,
         retry_on: type[BaseException] | tuple[type[BaseException], ...] | None = None,
         timeout: float | None = None,
+        concurrency: int | None = None,
+        on_failure: FailureHook | None = None,
     ) -> Any:
         """Register a plain or ``async def`` function under its own name or ``name``; returns it unchanged.
 
         ``retries``: run it again up to that many times after it raises (only ``retry_on`` exception
         types, when given), ``backoff`` seconds after the first failure, doubling up to
         ``max_backoff``, with jitter. ``timeout``: seconds a run may take before it is killed. A task's
-        own ``_retries`` and ``_timeout`` win over these."""
+        own ``_retries`` and ``_timeout`` win over these. ``concurrency``: the most runs of it one
+        worker has at once. ``on_failure``: a function called with the Event, or a command (argv list,
+        no shell) run, when a task of it fails for good (instead of the worker's failure hook)."""
+        if timeout is not None and not timeout > 0:
+            raise RegistryError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int)
+                                        or concurrency < 1):  # fmt: skip
+            raise RegistryError(f"concurrency must be a positive integer, got {concurrency!r}")
+        try:
+            hook = check_failure_hook(on_failure)
+        except ValueError as exc:
+            raise RegistryError(str(exc)) from None
         policy = TaskPolicy(
             RetryPolicy(retries, backoff, max_backoff),
             (retry_on,) if isinstance(retry_on, type) else retry_on,
             timeout,
+            concurrency,
+            hook,
         )
-        if timeout is not None and not timeout > 0:
-            raise RegistryError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if function is not None:
             return self.register(function, policy=policy)
 
@@ -114,13 +139,39 @@ class Registry:
         if name in self._functions and self._functions[name] is not function:
             raise RegistryError(f"a different function is already registered as {name!r}")
         self._functions[name] = function
-        self._signatures[name] = inspect.signature(function)
+        signature = inspect.signature(function)
+        self._contexts[name] = context = context_parameter(function, signature)
+        if context is not None:  # what a caller passes: the parameters without the task context
+            signature = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != context])
+        self._signatures[name] = signature
         self._policies[name] = policy
         return function
 
     def policy(self, name: str) -> TaskPolicy:
         """The retry policy and time limit of a function (the defaults for a name not registered)."""
         return self._policies.get(name, DEFAULT_POLICY)
+
+    def context_parameter(self, name: str) -> str | None:
+        """The name of the parameter of a function that asks for the TaskContext, if it has one."""
+        return self._contexts.get(name)
+
+    def on(self, event: str) -> Callable[[Hook], Hook]:
+        """``@registry.on("task_failed")``: call the function with the Event each time one of this kind
+        happens in a worker serving this registry (see doshit.EVENTS). Plain or ``async def``."""
+        if event not in EVENTS:
+            raise RegistryError(f"no event named {event!r}; the events are: {', '.join(EVENTS)}")
+
+        def attach(hook: Hook) -> Hook:
+            if not callable(hook):
+                raise RegistryError(f"a hook must be a function, got {hook!r}")
+            self._hooks.setdefault(event, []).append(hook)
+            return hook
+
+        return attach
+
+    def hooks(self) -> dict[str, list[Hook]]:
+        """The hooks attached with ``on``, by event."""
+        return {event: list(hooks) for event, hooks in self._hooks.items()}
 
     def get(self, name: str) -> Callable[..., Any] | None:
         return self._functions.get(name)
@@ -150,7 +201,7 @@ class Registry:
         from .._core.codec import encode
         from .runner import run_call
 
-        if inspect.iscoroutinefunction(self._functions.get(name)) and _loop_running():
+        if inspect.iscoroutinefunction(self._functions.get(name)) and loop_running():
             raise RuntimeError(f"registry.call cannot run the async function {name} inside a running event loop; "
                                f"use await registry.acall({name!r}, ...)")  # fmt: skip
         return run_call(self, name, encode(kwargs)).result()

@@ -18,12 +18,17 @@ from .._core.limits import DEFAULT_LIMITS, Limits
 from .._core.outcome import Outcome, failed
 from .._core.schema import ECHO_CHARS, Reason
 from .._core.text import echo
-from .._errors import DecodeError, EncodeError
+from .._errors import DecodeError, EncodeError, TaskError
+from .context import TaskContext
 from .registry import Registry
 
 
 def failure_from(exc: BaseException, retryable: bool = False) -> Outcome:
-    """The failure for an exception raised by a task: 'Type: first line of message' plus traceback."""
+    """The failure for an exception raised by a task: 'Type: first line of message' plus traceback
+    (a TaskError: its own reason and detail)."""
+    if isinstance(exc, TaskError):
+        detail = exc.detail if exc.detail is not None else "".join(traceback.format_exception(exc))
+        return failed(echo(exc.reason), detail, retryable=retryable or exc.retryable)
     message = str(exc).strip().splitlines()
     name = type(exc).__qualname__
     text = traceback.format_exception(type(exc), exc, exc.__traceback__)
@@ -31,9 +36,10 @@ def failure_from(exc: BaseException, retryable: bool = False) -> Outcome:
 
 
 def prepare(
-    registry: Registry, function: str, args: str, limits: Limits
+    registry: Registry, function: str, args: str, limits: Limits, context: TaskContext | None = None
 ) -> tuple[Callable[..., Any], dict[str, Any]] | Outcome:
-    """The function and its checked arguments, or the failure that stops the task before it runs."""
+    """The function and its checked arguments (with the task context, when it asks for one), or the
+    failure that stops the task before it runs."""
     fn = registry.get(function)
     if fn is None:
         known = ", ".join(registry.names()) or "none"
@@ -53,6 +59,9 @@ def prepare(
     except TypeError as exc:
         plain = _plain(signature)
         return failed(Reason.ARGS_BIND.format(function=function, signature=plain, detail=exc), echo(args))
+    wanted = registry.context_parameter(function)
+    if wanted is not None:
+        kwargs[wanted] = context or TaskContext("local", function, "", "", 1)
     return fn, kwargs
 
 
@@ -85,9 +94,10 @@ def run_call(
     args: str,
     loop: asyncio.AbstractEventLoop | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    context: TaskContext | None = None,
 ) -> Outcome:
     """Run a call in this thread; an ``async def`` function runs to completion on ``loop``."""
-    prepared = prepare(registry, function, args, limits)
+    prepared = prepare(registry, function, args, limits, context)
     if isinstance(prepared, Outcome):
         return prepared
     fn, kwargs = prepared
@@ -97,6 +107,9 @@ def run_call(
             value = loop.run_until_complete(_await(value)) if loop else asyncio.run(_await(value))
     except BaseException as exc:  # noqa: BLE001 - a task's failure, whatever it is, is its outcome
         return failure_from(exc, registry.policy(function).retryable(exc))
+    finally:
+        if context is not None:
+            context.flush()
     return finalize(function, value, limits)
 
 
@@ -104,9 +117,15 @@ async def _await(value: Any) -> Any:
     return await value
 
 
-async def run_call_async(registry: Registry, function: str, args: str, limits: Limits = DEFAULT_LIMITS) -> Outcome:
+async def run_call_async(
+    registry: Registry,
+    function: str,
+    args: str,
+    limits: Limits = DEFAULT_LIMITS,
+    context: TaskContext | None = None,
+) -> Outcome:
     """Run a call from the worker's event loop: coroutines on the loop, plain functions in a thread."""
-    prepared = prepare(registry, function, args, limits)
+    prepared = prepare(registry, function, args, limits, context)
     if isinstance(prepared, Outcome):
         return prepared
     fn, kwargs = prepared
@@ -121,4 +140,7 @@ async def run_call_async(registry: Registry, function: str, args: str, limits: L
         raise
     except BaseException as exc:  # noqa: BLE001 - a task's failure, SystemExit included, is its outcome
         return failure_from(exc, registry.policy(function).retryable(exc))
+    finally:
+        if context is not None:
+            context.flush()
     return finalize(function, value, limits)

@@ -20,7 +20,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import redis
@@ -31,7 +31,7 @@ from .._core.backoff import Backoff
 from .._core.config import Settings
 from .._core.keys import Keys, KillAll, KillTask, Scheduled
 from .._core.schema import TaskField, WorkerField
-from .._core.worker_rules import WorkerInfo
+from .._core.worker_rules import WorkerInfo, count_fields
 from .._redis import connect, unavailable
 
 log = logging.getLogger("doshit.worker")
@@ -131,15 +131,16 @@ PRUNE_AFTER = 3600
 """Seconds after its hash expired that a dead worker's id is taken off the workers index."""
 
 
-def _registration(pipe: Any, keys: Keys, info: WorkerInfo, whole: bool) -> None:
-    """Queue the commands that write the worker hash (``whole``, or only its heartbeat), renew its
-    expiry and its entry in the workers index."""
+def _registration(pipe: Any, keys: Keys, info: WorkerInfo, whole: bool, done: Mapping[str, int]) -> None:
+    """Queue the commands that write the worker hash (``whole``, or only its heartbeat and task
+    counters), renew its expiry and its entry in the workers index."""
     now = codec.now_timestamp()
     key = keys.worker(info.worker_id)
+    counts = count_fields(done)
     if whole:
-        pipe.hset(key, mapping=info.fields(now))
+        pipe.hset(key, mapping={**info.fields(now), **counts})
     else:
-        pipe.hset(key, WorkerField.HEARTBEAT, now)
+        pipe.hset(key, mapping={WorkerField.HEARTBEAT: now, **counts})
     pipe.expire(key, info.expiry)
     pipe.zadd(keys.workers, {info.worker_id: time.time() + info.expiry})
 
@@ -163,7 +164,7 @@ class Registration:
         """Also prunes the index as each heartbeat does, so that every command the heartbeat sends is
         tried once at start: one an ACL refuses is a configuration error then, not a silent expiry later."""
         pipe = self.conn.pipeline(transaction=True)
-        _registration(pipe, self.keys, self.info, whole=True)
+        _registration(pipe, self.keys, self.info, whole=True, done={})
         _prune(pipe, self.keys)
         await pipe.execute()
 
@@ -182,8 +183,10 @@ class Heartbeat:
     own: an ``async def`` task that blocks the event loop, or a loop busy with thousands of tasks,
     cannot hold it back, so a worker hash that expired means a worker that is gone."""
 
-    def __init__(self, settings: Settings, info: WorkerInfo) -> None:
+    def __init__(self, settings: Settings, info: WorkerInfo, done: Mapping[str, int] | None = None) -> None:
         timeout = max(1.0, info.heartbeat_interval)
+        self.done: Mapping[str, int] = {} if done is None else done
+        """The worker's task counts (read from this thread: each beat writes a copy)."""
         self.conn = connect(settings, socket_timeout=timeout, socket_connect_timeout=timeout)
         self.keys = settings.keys
         self.info = info
@@ -194,13 +197,14 @@ class Heartbeat:
         self._thread.start()
 
     def beat(self) -> None:
+        done = dict(self.done)
         with self.conn.pipeline(transaction=True) as pipe:
-            _registration(pipe, self.keys, self.info, whole=False)
+            _registration(pipe, self.keys, self.info, whole=False, done=done)
             _prune(pipe, self.keys)
             created, *_ = pipe.execute()
         if created:  # the hash was gone (expired while Redis was away, or flushed): write it whole
             with self.conn.pipeline(transaction=True) as pipe:
-                _registration(pipe, self.keys, self.info, whole=True)
+                _registration(pipe, self.keys, self.info, whole=True, done=done)
                 pipe.execute()
 
     def _run(self) -> None:

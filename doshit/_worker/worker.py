@@ -1,4 +1,4 @@
-"""The worker: take tasks from one queue, run them in a pool, record and announce their results.
+"""The worker: take tasks from its queues, run them in a pool, record and announce their results.
 
 ``serve`` wires the parts together and reads as the worker's life: start the pool, register, start
 the upkeep (finisher, heartbeat, commands), take tasks until told to stop, then shut down in order.
@@ -7,17 +7,22 @@ the upkeep (finisher, heartbeat, commands), take tasks until told to stop, then 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
 import threading
 import time
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 import redis
+import redis.asyncio
 
+from .._core import codec
 from .._core.config import Settings, resolve
-from .._core.keys import Keys, KillAll, KillTask, Scheduled
+from .._core.keys import Keys, KillAll, KillTask, Scheduled, check_queue
 from .._core.limits import Limits
 from .._core.schema import (
     HEARTBEAT_INTERVAL,
@@ -27,6 +32,7 @@ from .._core.schema import (
     RESULT_TTL,
     RESULT_TTL_MAX_SECONDS,
     Reason,
+    TaskField,
 )
 from .._core.worker_rules import WorkerInfo, WorkerProtocol
 from .._errors import ConfigError
@@ -35,6 +41,7 @@ from .._redis import config_problem, connect_async
 from .._version import __version__
 from .app import AppRef
 from .consumer import Consumer
+from .events import HOOK_TIMEOUT, Event, FailureHook, Hooks, check_failure_hook
 from .finisher import Finisher
 from .pool import ChildOptions, InlinePool, Pool
 from .process_pool import ProcessPool
@@ -95,11 +102,13 @@ async def _first(*events: asyncio.Event, timeout: float | None = None) -> None:
 
 
 class Worker:
-    """Serve one queue.
+    """Serve one queue, or several (``queues``, earlier ones first).
 
     ``pool="process"`` (default) runs tasks in ``concurrency`` long-lived child processes;
     ``pool="inline"`` runs them in this process (async functions on the loop, plain ones in threads).
-    With ``burst`` it exits once the queue is empty and its tasks are done.
+    With ``burst`` it exits once the queues are empty and its tasks are done. ``on_failure``: a
+    function called with the Event, or a command (argv list, no shell) run, when a task fails for
+    good (a function's own ``on_failure`` wins); hooks get ``hook_timeout`` seconds each.
     """
 
     def __init__(
@@ -108,6 +117,7 @@ class Worker:
         url: str | None = None,
         *,
         queue: str | None = None,
+        queues: Sequence[str] | None = None,
         prefix: str | None = None,
         settings: Settings | None = None,
         concurrency: int | None = None,
@@ -128,6 +138,8 @@ class Worker:
         recovery_interval: float = RECOVERY_INTERVAL,
         recovery_grace: float = RECOVERY_GRACE,
         recovery_retries: int = RECOVERY_RETRIES,
+        on_failure: FailureHook | None = None,
+        hook_timeout: float = HOOK_TIMEOUT,
     ) -> None:
         if pool not in POOLS:
             raise ValueError(f"pool must be 'process' or 'inline', got {pool!r}")
@@ -139,10 +151,20 @@ class Worker:
             or not 0 <= result_ttl <= RESULT_TTL_MAX_SECONDS
         ):
             raise ValueError(f"result_ttl must be whole seconds from 0 to {RESULT_TTL_MAX_SECONDS}, got {result_ttl!r}")
+        if queues is not None and (isinstance(queues, str) or not queues):
+            raise ValueError(f"queues must be a non-empty list of queue names, got {queues!r}")
+        if queues is not None and queue is not None:
+            raise ValueError("give queue or queues, not both")
         self.registry = registry
-        self.settings = settings or resolve(url, prefix=prefix, queue=queue)
-        self.queue = self.settings.queue
+        self.settings = settings or resolve(url, prefix=prefix, queue=queue if queues is None else queues[0])
+        self.queues = [check_queue(q) for q in dict.fromkeys(queues or [self.settings.queue])]
+        """The queues it serves, in the order it takes from them."""
+        self.queue = self.queues[0]
         self.keys: Keys = self.settings.keys
+        if not hook_timeout > 0:
+            raise ValueError(f"hook_timeout must be a positive number of seconds, got {hook_timeout!r}")
+        self.on_failure = check_failure_hook(on_failure)
+        self.hook_timeout = hook_timeout
         self.id = str(uuid.uuid4())
         self.concurrency = concurrency or default_concurrency(pool)
         limits = Limits(max_args_bytes, max_result_bytes, max_depth)
@@ -157,7 +179,9 @@ class Worker:
         self.recovery_interval = recovery_interval
         self.recovery_grace = recovery_grace
         self.recovery_retries = recovery_retries
-        self.protocol = WorkerProtocol(self.keys, self.queue, self.id, limits)
+        self.protocols = [WorkerProtocol(self.keys, q, self.id, limits) for q in self.queues]
+        self.protocol = self.protocols[0]
+        self.pool.worker_id = self.id
         self._stop_requests = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.done: dict[str, int] = {}
@@ -180,22 +204,31 @@ class Worker:
         host, address, pid = this_host()
         info = WorkerInfo(
             self.id, host, address, pid, self.queue, self.registry.names(), self.pool.kind, self.concurrency,
-            self.heartbeat_interval, __version__,
+            self.heartbeat_interval, __version__, self.queues,
         )  # fmt: skip
         registration = Registration(conn, self.keys, info)
-        heartbeat = Heartbeat(self.settings, info)
-        self._finisher = finisher = Finisher(conn, self.protocol, self.result_ttl, lambda: bool(consumer.running))
-        self._consumer = consumer = Consumer(
-            conn, self.protocol, self.pool, finisher, self.registry,
-            burst=self.burst, poll_timeout=self.poll_timeout, task_timeout=self.task_timeout,
-        )  # fmt: skip
+        by_queue = {protocol.queue: protocol for protocol in self.protocols}
+        self._finisher = finisher = Finisher(conn, by_queue, self.result_ttl, lambda: bool(consumer.running))
         self.done = finisher.done
-        commands = Commands(conn, self.keys, self._command, lambda: list(consumer.running))
-        self._promoter = promoter = Promoter(conn, self.protocol)
-        self.recovery = recovery = Recovery(
-            conn, self.protocol, interval=self.recovery_interval, grace=self.recovery_grace,
-            default_retries=self.recovery_retries, result_ttl=self.result_ttl,
+        heartbeat = Heartbeat(self.settings, info, finisher.done)
+        self.hooks = hooks = Hooks(
+            self.registry.hooks(), self._failure_hook, self.hook_timeout, functools.partial(self._meta, conn)
+        )
+        self._consumer = consumer = Consumer(
+            conn, self.protocols, self.pool, finisher, self.registry,
+            burst=self.burst, poll_timeout=self.poll_timeout, task_timeout=self.task_timeout, hooks=hooks,
         )  # fmt: skip
+        commands = Commands(conn, self.keys, self._command, lambda: list(consumer.running))
+        self._promoters = promoters = {protocol.queue: Promoter(conn, protocol) for protocol in self.protocols}
+        self._promoter = promoters[self.queue]
+        self.recoveries = [
+            Recovery(
+                conn, protocol, interval=self.recovery_interval, grace=self.recovery_grace,
+                default_retries=self.recovery_retries, result_ttl=self.result_ttl, hooks=hooks,
+            )
+            for protocol in self.protocols
+        ]  # fmt: skip
+        self.recovery = self.recoveries[0]
         if self._stop_requests:  # stopped before it served
             self._stopped.set()
             consumer.stop()
@@ -209,17 +242,24 @@ class Worker:
             heartbeat.start()
             upkeep = [
                 asyncio.create_task(finisher.run(), name="finisher"),
+                asyncio.create_task(hooks.run(), name="hooks"),
                 asyncio.create_task(every(0, "listening for commands", commands.listen), name="commands"),
-                asyncio.create_task(promoter.run(), name="promoter"),
-                asyncio.create_task(every(self.recovery_interval, "recovering tasks", recovery.once), name="recovery"),
+                *(asyncio.create_task(p.run(), name=f"promoter {q}") for q, p in promoters.items()),
+                *(
+                    asyncio.create_task(every(self.recovery_interval, "recovering tasks", r.once), name="recovery")
+                    for r in self.recoveries
+                ),
             ]
             log.info(
-                "doshit worker %s serving queue %r on %s (prefix %r), pool %s x%d, functions: %s",
-                self.id, self.queue, self.settings.describe(), self.keys.prefix,
+                "doshit worker %s serving %s on %s (prefix %r), pool %s x%d, functions: %s",
+                self.id, ", ".join(f"queue {q!r}" for q in self.queues), self.settings.describe(), self.keys.prefix,
                 self.pool.kind, self.concurrency, ", ".join(self.registry.names()),
             )  # fmt: skip
+            self._worker_event("worker_started")
             await self._consume()
             await self._shut_down()
+            self._worker_event("worker_stopped")
+            await hooks.drain(self.hook_timeout)
         finally:
             heartbeat.stop()
             await _cancel(upkeep)
@@ -288,10 +328,31 @@ class Worker:
                 len(self.unwritten), self.protocol.executing, ", ".join(self.unwritten),
             )  # fmt: skip
 
+    def _failure_hook(self, function: str | None) -> FailureHook | None:
+        """The failure hook for a task of this function: its own, else the worker's."""
+        own = self.registry.policy(function).on_failure if function else None
+        return own if own is not None else self.on_failure
+
+    async def _meta(self, conn: redis.asyncio.Redis, task_id: str) -> dict[str, Any]:
+        """A task's meta field (producer metadata), for its events: empty when absent or not an object."""
+        text = await conn.hget(self.keys.task(task_id), TaskField.META)
+        if not text:
+            return {}
+        try:
+            value = codec.decode(str(text))
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def _worker_event(self, kind: str) -> None:
+        if self.hooks.wants(kind):
+            self.hooks.emit(Event(kind, self.id, self.queue, meta={"queues": self.queues, "done": dict(self.done)}))
+
     def _command(self, command: KillTask | KillAll | Scheduled) -> None:
         if isinstance(command, Scheduled):
-            if command.queue == self.queue:
-                self._promoter.wake.set()
+            promoter = self._promoters.get(command.queue)
+            if promoter is not None:
+                promoter.wake.set()
         elif isinstance(command, KillAll):
             log.info("kill all: killing %d running task(s)", self._consumer.kill_all(Reason.PUBSUB_KILLED))
         elif self._consumer.kill(command.task_id, Reason.PUBSUB_KILLED):
