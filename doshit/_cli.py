@@ -12,10 +12,12 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
 import traceback
 from collections.abc import Callable
 
+from . import _config_file as config_file
 from ._core.config import resolve
 from ._core.schema import (
     DEFAULT_PREFIX,
@@ -33,6 +35,7 @@ from ._errors import DoshitError
 from ._logs import LOG_FORMATS, configure
 from ._version import __version__
 from ._worker.app import AppRef
+from ._worker.events import HOOK_TIMEOUT
 from ._worker.worker import (
     POOLS,
     RECOVERY_GRACE,
@@ -42,7 +45,10 @@ from ._worker.worker import (
     Worker,
 )
 
-QUEUE_HELP = f"queue to serve (default: ${Env.QUEUE} or {DEFAULT_QUEUE})"
+QUEUE_HELP = (
+    f"queue to serve (default: ${Env.QUEUE} or {DEFAULT_QUEUE}); repeat it to serve several, earlier ones first: "
+    "-q high -q default"
+)
 
 
 EXIT_UNWRITTEN = 1
@@ -130,6 +136,14 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     recovery.add_argument("--recovery-retries", type=_whole(0, 1000), default=RECOVERY_RETRIES, metavar="N",
                           help="runs a task gets again after its worker died, when it does not say "
                           "(default %(default)s)")  # fmt: skip
+    hooks = parser.add_argument_group("failure hook")
+    hooks.add_argument("--on-failure", metavar="COMMAND",
+                       help="run this command (split like a shell would, but run without one) when a task fails for "
+                       "good: the task id, function, reason and attempt in DOSHIT_* variables, the whole event as "
+                       "JSON on stdin")  # fmt: skip
+    hooks.add_argument("--hook-timeout", type=_seconds, default=HOOK_TIMEOUT, metavar="SECONDS",
+                       help="kill a failure command, or give up on a hook, after this long "
+                       "(default %(default)s)")  # fmt: skip
     parser.add_argument("--heartbeat-interval", type=_seconds, default=HEARTBEAT_INTERVAL, metavar="SECONDS",
                         help="renew the worker hash this often; it expires after 3 intervals without (default "
                         "%(default)s)")  # fmt: skip
@@ -139,16 +153,40 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
 
 
+def _queues(given: list[str] | str | None) -> list[str] | None:
+    """The queues named by -q (and a config file), in order, each once; None for the default."""
+    if not given:
+        return None
+    names = [given] if isinstance(given, str) else given
+    return list(dict.fromkeys(names))
+
+
+def _command(given: list[str] | str | None) -> list[str] | None:
+    """A command given as one string (split like a shell would, never run by one) or as a list."""
+    if not given:
+        return None
+    if isinstance(given, str):
+        try:
+            argv = shlex.split(given)
+        except ValueError as exc:
+            raise ValueError(f"--on-failure {given!r}: {exc}") from None
+        if not argv:
+            raise ValueError("--on-failure names no command")
+        return argv
+    return list(given)
+
+
 def worker_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="doshit-worker", description="Run registered functions for doshit tasks.")
     parser.add_argument(
         "--app",
         "-a",
-        required=True,
         metavar="MODULE[:ATTR]",
-        help="where the Registry is: tasks:registry, tasks (finds `registry`), or path/to/tasks.py",
+        help="where the Registry is: tasks:registry, tasks (finds `registry`), or path/to/tasks.py "
+        "(required unless --config names apps or command tasks)",
     )
-    parser.add_argument("--queue", "-q", help=QUEUE_HELP)
+    config_file.add_argument(parser)
+    parser.add_argument("--queue", "-q", action="append", metavar="QUEUE", help=QUEUE_HELP)
     parser.add_argument(
         "--redis-url",
         "-r",
@@ -162,10 +200,14 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, app: AppRef,
     configure(logging.DEBUG if args.verbose else logging.INFO, args.log_format)
     try:
         registry = app.load()
-        settings = resolve(url, prefix=args.prefix, queue=args.queue)
+        queues = _queues(args.queue)
+        settings = resolve(url, prefix=args.prefix, queue=queues[0] if queues else None)
         worker = Worker(
             registry,
             settings=settings,
+            queues=queues,
+            on_failure=_command(args.on_failure),
+            hook_timeout=args.hook_timeout,
             concurrency=args.concurrency,
             pool=args.pool,
             app=app,
@@ -194,8 +236,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, app: AppRef,
 
 def worker_main(argv: list[str] | None = None) -> int:
     parser = worker_parser()
+    parser.set_defaults(**config_file.defaults(parser, argv))
     args = parser.parse_args(argv)
-    return _run(parser, args, AppRef(args.app), args.redis_url)
+    return _run(parser, args, config_file.worker_app(parser, args), args.redis_url)
 
 
 def legacy_main(argv: list[str] | None = None) -> int:
@@ -204,7 +247,7 @@ def legacy_main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     worker = commands.add_parser("worker", help="run the functions a module decorated with @task()")
     worker.add_argument("tasks", metavar="TASKS", help="tasks module or file, e.g. tasks.py")
-    worker.add_argument("--queue", "-q", help=QUEUE_HELP)
+    worker.add_argument("--queue", "-q", action="append", metavar="QUEUE", help=QUEUE_HELP)
     worker.add_argument(
         "--redis", "-r", metavar="JSON", help="redis connection keywords as JSON (legacy), or a redis:// URL"
     )

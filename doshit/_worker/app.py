@@ -1,10 +1,12 @@
-"""Finding the registry a worker serves: ``--app module[:attr]``, a file path, or legacy ``@task()``s."""
+"""Finding the registry a worker serves: ``--app module[:attr]``, a file path, legacy ``@task()``s, or
+a deployment file (``--config doshit.toml``: its apps and command tasks)."""
 
 from __future__ import annotations
 
 import importlib
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -14,6 +16,8 @@ from .._errors import RegistryError
 from .registry import Registry
 
 DEFAULT_ATTR = "registry"
+CONFIG_SEPARATOR = "::"
+"""Between a deployment file's path and the apps that replace the file's own in an AppRef spec."""
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,8 @@ class AppRef:
     """Where a registry lives, so a child process can load the same one.
 
     ``spec`` is ``module``, ``module:attr``, ``path/to/file.py`` or ``path/to/file.py:attr``.
-    With ``legacy`` the registry is the module's legacy ``@task()`` functions.
+    With ``legacy`` the registry is the module's legacy ``@task()`` functions. A spec that is the
+    absolute path of a ``.toml`` deployment file (see ``config``) is the registry that file describes.
     """
 
     spec: str
@@ -30,7 +35,24 @@ class AppRef:
     def argv(self) -> list[str]:
         return [self.spec, *(["--legacy"] if self.legacy else [])]
 
+    @classmethod
+    def config(cls, path: str | Path, apps: Sequence[str] | None = None) -> AppRef:
+        """The registry of a deployment file: its apps (or ``apps`` instead) and its command tasks."""
+        return cls(CONFIG_SEPARATOR.join([str(Path(path).resolve()), *(apps or [])]))
+
+    @property
+    def config_file(self) -> str | None:
+        """The deployment file this refers to, if it is one."""
+        path = self.spec.split(CONFIG_SEPARATOR, 1)[0]
+        return path if path.endswith(".toml") and not self.legacy else None
+
     def load(self) -> Registry:
+        config = self.config_file
+        if config is not None:
+            from .._config_file import load_registry
+
+            apps = self.spec.split(CONFIG_SEPARATOR)[1:]
+            return load_registry(config, apps or None)
         module_part, _, attr = self.spec.partition(":")
         if not module_part:
             raise RegistryError(f"--app {self.spec!r}: name a module, e.g. tasks or tasks:registry")
