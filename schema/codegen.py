@@ -130,6 +130,8 @@ def render_python(schema: dict[str, Any]) -> str:
     out.append('"""A worker hash expires this many heartbeat intervals after the last heartbeat."""\n\n')
     out.append(f"RESULT_TTL: Final = {schema['result_ttl_seconds']}\n")
     out.append('"""Default seconds a finished task hash is kept when it has no result-ttl field."""\n\n')
+    out.append(f"STATS_BUCKETS: Final = {tuple(schema['stats_buckets'])!r}\n")
+    out.append('"""Upper bounds (seconds, as written in the stats_durations fields) of the run time buckets."""\n\n')
 
     def enum_class(cls: str, doc: str, items: dict[str, str]) -> None:
         out.append(f"\nclass {cls}:\n")

@@ -23,6 +23,7 @@ import redis
 from doshit import Client, Registry, RegistryError, TaskContext, TaskFailed, Worker
 from doshit._core.keys import Keys
 from doshit._core.scripts import script_call
+from doshit._core.stats import Stats
 from doshit._redis import run_script
 
 from .conftest import ROOT, WorkerProcess, assert_clean, finished, wait_for, wait_listening
@@ -434,3 +435,48 @@ def test_the_tracing_example_joins_the_producers_trace(
     assert exported["parent_id"] is not None
     assert exported["kind"] == "SpanKind.CONSUMER"
     assert exported["attributes"]["doshit.queue"] == "default"
+
+
+def test_the_workers_add_their_counts_and_run_times_to_the_stats_hashes(
+    observe: Callable[..., WorkerProcess], client: Client, r: redis.Redis, prefix: str
+) -> None:
+    observe("--concurrency", "1", "--heartbeat-interval", "0.2")
+    for _ in range(3):
+        client.submit("echo", text="x").wait_result(timeout=15)
+    with pytest.raises(TaskFailed):
+        client.submit("fail").wait_result(timeout=15)
+    client.submit("flaky").wait_result(timeout=15)
+    with pytest.raises(TaskFailed):
+        client.submit("no_such_function_" + uuid.uuid4().hex).wait_result(timeout=15)
+    wanted = {
+        '["default","echo","successful"]': "3",
+        '["default","fail","failed"]': "1",
+        '["default","flaky","retried"]': "1",
+        '["default","flaky","successful"]': "1",
+        '["default","(unknown)","failed"]': "1",  # a made-up name adds no label of its own
+    }
+    wait_for(lambda: r.hgetall(f"{prefix}:stats") == wanted, what="the stats hash")
+    durations = r.hgetall(f"{prefix}:stats:durations")
+    echo_runs = {
+        name: int(n) for name, n in durations.items() if name.startswith('["default","echo"') and "sum" not in name
+    }
+    assert sum(echo_runs.values()) == 3
+    assert float(durations['["default","echo","sum"]']) >= 0
+    (key,) = r.keys(f"{prefix}:worker:*")
+    assert float(r.hget(key, "busy-seconds") or "nan") >= 0
+
+
+def test_stats_buckets_and_hand_over() -> None:
+    stats = Stats()
+    stats.record("q", "f", "successful", 0.003)
+    stats.record("q", "f", "successful", 0.005)  # a bound is in its own bucket (le)
+    stats.record("q", "f", "failed", 1000.0)
+    stats.recovered("q")
+    delta = stats.take()
+    assert delta.counts == {'["q","f","successful"]': 2, '["q","f","failed"]': 1, '["q","","recovered"]': 1}
+    assert delta.durations == {'["q","f","0.005"]': 2, '["q","f","+Inf"]': 1}
+    assert delta.seconds['["q","f","sum"]'] == pytest.approx(1000.008)
+    assert not stats.take()
+    stats.give_back(delta)  # a flush Redis did not take is kept for the next
+    assert stats.take().counts == delta.counts
+    assert stats.busy_seconds == pytest.approx(1000.008)

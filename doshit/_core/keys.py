@@ -19,6 +19,8 @@ from .schema import (
     RESULTS_CHANNEL,
     SCHEDULED_COMMAND,
     SCHEDULED_KEY,
+    STATS_DURATIONS_KEY,
+    STATS_KEY,
     TASK_ID_REGEX,
     TASK_KEY,
     WORKER_KEY,
@@ -105,6 +107,14 @@ class Keys:
     @property
     def workers(self) -> str:
         return WORKERS_KEY.format(prefix=self.prefix)
+
+    @property
+    def stats(self) -> str:
+        return STATS_KEY.format(prefix=self.prefix)
+
+    @property
+    def stats_durations(self) -> str:
+        return STATS_DURATIONS_KEY.format(prefix=self.prefix)
 
     @property
     def results(self) -> str:

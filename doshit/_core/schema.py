@@ -72,6 +72,12 @@ RECOVERY_KEY: Final = '{prefix}:{queue}:recovery'
 WORKERS_KEY: Final = '{prefix}:workers'
 """zset: Ids of the workers of this prefix, scored by when their worker hash expires (unix seconds, renewed with each heartbeat): an index to find the live workers without scanning keys. A member whose hash is gone is a worker that died."""
 
+STATS_KEY: Final = '{prefix}:stats'
+"""hash: Task counts since the prefix began, for metrics: field [queue, function, outcome] as compact JSON (outcome successful, failed, retried or recovered; function empty for recovered, (unknown) for a name the worker has not registered), value a count. Workers add what they did with each heartbeat (HINCRBY), never on a task's path."""
+
+STATS_DURATIONS_KEY: Final = '{prefix}:stats:durations'
+"""hash: Run times for metrics: field [queue, function, le] as compact JSON, value the runs whose duration fell in that bucket only (not cumulative; le is a bound of stats_buckets), and [queue, function, "sum"] the seconds of all runs (HINCRBYFLOAT). Added with each heartbeat."""
+
 RESULTS_CHANNEL: Final = '{prefix}:results'
 """pub/sub channel: A worker PUBLISHes the finished task's hash key (not the bare id), e.g. doshit:task:ID."""
 
@@ -111,6 +117,9 @@ HEARTBEAT_EXPIRY_INTERVALS: Final = 3
 
 RESULT_TTL: Final = 604800
 """Default seconds a finished task hash is kept when it has no result-ttl field."""
+
+STATS_BUCKETS: Final = ('0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '60', '300', '+Inf')
+"""Upper bounds (seconds, as written in the stats_durations fields) of the run time buckets."""
 
 
 class Env:
@@ -283,6 +292,9 @@ class WorkerField:
 
     TASKS_RETRIED: Final = 'tasks-retried'
     """integer: Failed runs it scheduled again to retry since it started; written with each heartbeat."""
+
+    BUSY_SECONDS: Final = 'busy-seconds'
+    """string: Seconds its tasks ran since it started, summed over its slots (a decimal number); written with each heartbeat."""
 
 
 class Reason:

@@ -24,9 +24,10 @@ import redis.asyncio
 from .._core import codec
 from .._core.keys import valid_task_id
 from .._core.outcome import Outcome, failed
-from .._core.schema import Reason
+from .._core.schema import Reason, Result
+from .._core.stats import UNKNOWN_FUNCTION, Stats
 from .._core.text import shown
-from .._core.worker_rules import Dropped, Job, Refused, WorkerProtocol
+from .._core.worker_rules import RETRIED, Dropped, Job, Refused, WorkerProtocol
 from .._redis import run_scripts, run_scripts_apart, unavailable
 from .events import Event, Hooks
 from .pool import GIVE_BACK, GiveBack, Kill, NotStarted, Pool, Stop
@@ -82,8 +83,10 @@ class Consumer:
         poll_timeout: int,
         task_timeout: float | None = None,
         hooks: Hooks | None = None,
+        stats: Stats | None = None,
     ) -> None:
         self.conn = conn
+        self.stats = stats
         self.protocols = list(protocols)
         self.protocol = self.protocols[0]
         self.hooks = hooks
@@ -233,6 +236,7 @@ class Consumer:
                 log.warning("task %s cannot run: %s", task_id, shown(claimed.outcome.reason, 300))
                 self.outcomes.finish(task_id, claimed.attempt, claimed.outcome, protocol.queue)
                 job = Job(task_id, "", "", None, claimed.attempt, queue=protocol.queue)
+                self._count(job, Result.FAILED, None)
                 self._emit("task_failed", job, reason=claimed.outcome.reason, exception=claimed.outcome.exception)
             elif isinstance(claimed, Dropped):
                 log.warning("dropped task id %s from %s: %s", task_id, protocol.executing, claimed.why)
@@ -359,6 +363,7 @@ class Consumer:
         if outcome.ok:
             log.debug("task %s: %s successful", job.task_id, shown(job.function))
             self.outcomes.finish(job.task_id, job.attempt, outcome, job.queue, entry.progress)
+            self._count(job, Result.SUCCESSFUL, duration)
             self._emit("task_succeeded", job, duration=duration)
             return
         policy = self.registry.policy(job.function).retry
@@ -368,11 +373,18 @@ class Consumer:
             log.info("task %s: %s failed (attempt %d): %s; retrying in %.1f s", job.task_id, shown(job.function),
                      job.attempt, shown(outcome.reason, 300), delay)  # fmt: skip
             self.outcomes.retry(job.task_id, job.attempt, outcome, job.queue, delay, entry.progress)
+            self._count(job, RETRIED, duration)
             self._emit("task_retried", job, delay=delay, **failure)
             return
         log.info("task %s: %s failed: %s", job.task_id, shown(job.function), shown(outcome.reason, 300))
         self.outcomes.finish(job.task_id, job.attempt, outcome, job.queue, entry.progress)
+        self._count(job, Result.FAILED, duration)
         self._emit("task_failed", job, **failure)
+
+    def _count(self, job: Job, outcome: str, duration: float | None) -> None:
+        if self.stats is not None:
+            function = job.function if self.registry.get(job.function) is not None else UNKNOWN_FUNCTION
+            self.stats.record(job.queue, function, outcome, duration)
 
     def kill(self, task_id: str, reason: str) -> bool:
         """Kill a task this worker has claimed: before it starts, or while it runs. False if it has none."""

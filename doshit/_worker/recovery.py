@@ -25,6 +25,7 @@ import redis.asyncio
 
 from .._core import codec
 from .._core.schema import PromoteReply, RecoverReply, TaskField
+from .._core.stats import Stats
 from .._core.worker_rules import WorkerProtocol
 from .._redis import run_scripts_apart, unavailable
 from .events import Event, Hooks
@@ -54,10 +55,12 @@ class Recovery:
         default_retries: int,
         result_ttl: int,
         hooks: Hooks | None = None,
+        stats: Stats | None = None,
     ) -> None:
         self.conn = conn
         self.protocol = protocol
         self.hooks = hooks
+        self.stats = stats
         self.interval = interval
         self.grace_ms = int(grace * 1000)
         self.default_retries = default_retries
@@ -97,8 +100,11 @@ class Recovery:
                 log.error("task %s: could not look at it for recovery: %s", task_id, reply)
                 continue
             self.counts[reply.status] += 1
-            if reply.status in (RecoverReply.REQUEUED, RecoverReply.FAILED) and self.hooks is not None:
-                self._recovered(task_id, owner if isinstance(owner, str) else None, reply.status)
+            if reply.status in (RecoverReply.REQUEUED, RecoverReply.FAILED):
+                if self.stats is not None:
+                    self.stats.recovered(self.protocol.queue)
+                if self.hooks is not None:
+                    self._recovered(task_id, owner if isinstance(owner, str) else None, reply.status)
             if reply.status == RecoverReply.REQUEUED:
                 was = f"worker {owner} is gone" if isinstance(owner, str) else "it was popped and never claimed"
                 log.warning("task %s: %s; gave it back to %s", task_id, was, self.protocol.pending)

@@ -31,6 +31,7 @@ from .._core.backoff import Backoff
 from .._core.config import Settings
 from .._core.keys import Keys, KillAll, KillTask, Scheduled
 from .._core.schema import TaskField, WorkerField
+from .._core.stats import Stats
 from .._core.worker_rules import WorkerInfo, count_fields
 from .._redis import connect, unavailable
 
@@ -183,10 +184,14 @@ class Heartbeat:
     own: an ``async def`` task that blocks the event loop, or a loop busy with thousands of tasks,
     cannot hold it back, so a worker hash that expired means a worker that is gone."""
 
-    def __init__(self, settings: Settings, info: WorkerInfo, done: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, info: WorkerInfo, done: Mapping[str, int] | None = None, stats: Stats | None = None
+    ) -> None:
         timeout = max(1.0, info.heartbeat_interval)
         self.done: Mapping[str, int] = {} if done is None else done
         """The worker's task counts (read from this thread: each beat writes a copy)."""
+        self.stats = stats
+        """What the worker counted for metrics: each beat adds it to the stats hashes."""
         self.conn = connect(settings, socket_timeout=timeout, socket_connect_timeout=timeout)
         self.keys = settings.keys
         self.info = info
@@ -200,12 +205,38 @@ class Heartbeat:
         done = dict(self.done)
         with self.conn.pipeline(transaction=True) as pipe:
             _registration(pipe, self.keys, self.info, whole=False, done=done)
+            if self.stats is not None:
+                pipe.hset(
+                    self.keys.worker(self.info.worker_id), WorkerField.BUSY_SECONDS, f"{self.stats.busy_seconds:.3f}"
+                )
             _prune(pipe, self.keys)
             created, *_ = pipe.execute()
         if created:  # the hash was gone (expired while Redis was away, or flushed): write it whole
             with self.conn.pipeline(transaction=True) as pipe:
                 _registration(pipe, self.keys, self.info, whole=True, done=done)
                 pipe.execute()
+        self.flush_stats()
+
+    def flush_stats(self) -> None:
+        """Add what the worker counted since the last flush to the stats hashes (kept for the next
+        flush when Redis does not take it)."""
+        if self.stats is None:
+            return
+        delta = self.stats.take()
+        if not delta:
+            return
+        try:
+            with self.conn.pipeline(transaction=False) as pipe:
+                for name, count in delta.counts.items():
+                    pipe.hincrby(self.keys.stats, name, count)
+                for name, count in delta.durations.items():
+                    pipe.hincrby(self.keys.stats_durations, name, count)
+                for name, seconds in delta.seconds.items():
+                    pipe.hincrbyfloat(self.keys.stats_durations, name, round(seconds, 6))
+                pipe.execute()
+        except BaseException:
+            self.stats.give_back(delta)
+            raise
 
     def _run(self) -> None:
         retry = Retry("renewing the worker hash")
@@ -229,6 +260,11 @@ class Heartbeat:
         self._stop.set()
         if self._thread.is_alive():  # (a beat waiting for a Redis that does not answer is left to its timeout)
             self._thread.join(timeout=1)
+        if not self._thread.is_alive():
+            try:  # the counts of the last moments
+                self.flush_stats()
+            except (redis.RedisError, OSError) as exc:
+                log.warning("could not write the last task counts: %s", exc)
         self.conn.close()
 
 

@@ -34,6 +34,7 @@ from .._core.schema import (
     Reason,
     TaskField,
 )
+from .._core.stats import Stats
 from .._core.worker_rules import WorkerInfo, WorkerProtocol
 from .._errors import ConfigError
 from .._logs import LOG_FORMATS
@@ -210,13 +211,15 @@ class Worker:
         by_queue = {protocol.queue: protocol for protocol in self.protocols}
         self._finisher = finisher = Finisher(conn, by_queue, self.result_ttl, lambda: bool(consumer.running))
         self.done = finisher.done
-        heartbeat = Heartbeat(self.settings, info, finisher.done)
+        self.stats = stats = Stats()
+        heartbeat = Heartbeat(self.settings, info, finisher.done, stats)
         self.hooks = hooks = Hooks(
             self.registry.hooks(), self._failure_hook, self.hook_timeout, functools.partial(self._meta, conn)
         )
         self._consumer = consumer = Consumer(
             conn, self.protocols, self.pool, finisher, self.registry,
             burst=self.burst, poll_timeout=self.poll_timeout, task_timeout=self.task_timeout, hooks=hooks,
+            stats=stats,
         )  # fmt: skip
         commands = Commands(conn, self.keys, self._command, lambda: list(consumer.running))
         self._promoters = promoters = {protocol.queue: Promoter(conn, protocol) for protocol in self.protocols}
@@ -224,7 +227,7 @@ class Worker:
         self.recoveries = [
             Recovery(
                 conn, protocol, interval=self.recovery_interval, grace=self.recovery_grace,
-                default_retries=self.recovery_retries, result_ttl=self.result_ttl, hooks=hooks,
+                default_retries=self.recovery_retries, result_ttl=self.result_ttl, hooks=hooks, stats=stats,
             )
             for protocol in self.protocols
         ]  # fmt: skip

@@ -112,6 +112,18 @@ module.exports = freeze({
       "type": "zset",
       "legacy": false,
       "doc": "Ids of the workers of this prefix, scored by when their worker hash expires (unix seconds, renewed with each heartbeat): an index to find the live workers without scanning keys. A member whose hash is gone is a worker that died."
+    },
+    "stats": {
+      "pattern": "{prefix}:stats",
+      "type": "hash",
+      "legacy": false,
+      "doc": "Task counts since the prefix began, for metrics: field [queue, function, outcome] as compact JSON (outcome successful, failed, retried or recovered; function empty for recovered, (unknown) for a name the worker has not registered), value a count. Workers add what they did with each heartbeat (HINCRBY), never on a task's path."
+    },
+    "stats_durations": {
+      "pattern": "{prefix}:stats:durations",
+      "type": "hash",
+      "legacy": false,
+      "doc": "Run times for metrics: field [queue, function, le] as compact JSON, value the runs whose duration fell in that bucket only (not cumulative; le is a bound of stats_buckets), and [queue, function, \"sum\"] the seconds of all runs (HINCRBYFLOAT). Added with each heartbeat."
     }
   },
   "channels": {
@@ -560,6 +572,12 @@ module.exports = freeze({
       "type": "integer",
       "legacy": false,
       "doc": "Failed runs it scheduled again to retry since it started; written with each heartbeat."
+    },
+    {
+      "name": "busy-seconds",
+      "type": "string",
+      "legacy": false,
+      "doc": "Seconds its tasks ran since it started, summed over its slots (a decimal number); written with each heartbeat."
     }
   ],
   "kill_escalation": {
@@ -586,6 +604,23 @@ module.exports = freeze({
     "interval_seconds": 5,
     "expiry_intervals": 3
   },
+  "stats_buckets": [
+    "0.005",
+    "0.01",
+    "0.025",
+    "0.05",
+    "0.1",
+    "0.25",
+    "0.5",
+    "1",
+    "2.5",
+    "5",
+    "10",
+    "30",
+    "60",
+    "300",
+    "+Inf"
+  ],
   "result_ttl_seconds": 604800,
   "limits": {
     "max_args_bytes": 16777216,
