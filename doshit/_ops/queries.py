@@ -320,10 +320,11 @@ def worker_queues(fields: Mapping[str, str]) -> list[str]:
         names = listed
     elif fields.get(WorkerField.QUEUE):
         names = [fields[WorkerField.QUEUE]]
-    return [name for name in names if isinstance(name, str) and _good_queue(name)]
+    return [name for name in names if isinstance(name, str) and good_queue(name)]
 
 
-def _good_queue(name: str) -> bool:
+def good_queue(name: str) -> bool:
+    """A queue name doshit accepts (from a hash or index written by anyone)."""
     try:
         check_queue(name)
     except ConfigError:
@@ -729,7 +730,7 @@ class Ops:
             pipe.multi()
             for task_id, index_queue, outcome in doomed:
                 pipe.delete(self.keys.task(task_id))
-                if outcome == Result.FAILED and index_queue is not None and _good_queue(index_queue):
+                if outcome == Result.FAILED and index_queue is not None and good_queue(index_queue):
                     pipe.zrem(self.keys.failed(index_queue), task_id)
             if queue is not None and gone:  # expired hashes still in the failed index
                 pipe.zrem(self.keys.failed(queue), *gone)
