@@ -146,6 +146,13 @@ class WorkerProcess:
         self._log.close()
         return code
 
+    def kill(self) -> None:
+        """SIGKILL: the quick end after a test (its child processes die with it)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._log.close()
+
 
 def wait_for(condition: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
@@ -203,8 +210,8 @@ def start_worker(redis_url: str, prefix: str, r: redis.Redis, tmp_path: Path) ->
         return worker
 
     yield start
-    for worker in started:
-        worker.stop()
+    for worker in started:  # a clean stop is tested on its own (test_worker_lifecycle, test_hardening)
+        worker.kill()
 
 
 def submit_running(client: Any, function: str, /, **kwargs: Any) -> Any:
