@@ -23,6 +23,7 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from doshit import Client
 from doshit.testing import free_port
 
 from .conftest import ROOT, WorkerProcess, end_process, wait_for
@@ -496,3 +497,20 @@ def test_help_lists_serve() -> None:
     done = subprocess.run([sys.executable, "-m", "doshit._ops.cli", "serve", "--help"], cwd=ROOT, capture_output=True,
                           text=True, timeout=30, env={**os.environ})  # fmt: skip
     assert done.returncode == 0 and "--read-only" in done.stdout and "--token-file" in done.stdout
+
+
+def test_a_queue_named_with_queue_is_listed_before_any_worker_serves_it(
+    serve: Callable[..., Served], client: Client
+) -> None:
+    for n in range(3):
+        client.submit("echo", text=str(n), _queue="nightly")
+    api = serve("--queue", "nightly")
+    queues = {queue["queue"]: queue for queue in api.http.get("/queues").json()["queues"]}
+    assert set(queues) == {"default", "nightly"}
+    assert queues["nightly"]["pending"] == 3
+    bare = serve()  # without it, a queue nobody serves and nothing finished on is not known
+    assert [queue["queue"] for queue in bare.http.get("/queues").json()["queues"]] == ["default"]
+    refused = subprocess.run(
+        _command("redis://127.0.0.1:1/0", "p", free_port(), "--queue", "task"), capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and "queue" in refused.stderr and "Traceback" not in refused.stderr

@@ -10,7 +10,7 @@
     doshit requeue ID... | --failed [-q Q] [--function F] [--since T]
     doshit purge --failed|--finished [-q Q] [--older-than 1d] [--dry-run]
     doshit kill ID | --all
-    doshit serve [--host H] [--port P] [--token-file F] [--read-only]   HTTP API, dashboard, metrics
+    doshit serve [--host H] [--port P] [--token-file F] [--read-only] [-q Q]   HTTP API, dashboard, metrics
     doshit worker TASKS -q Q                the legacy worker command, unchanged
 
 Every command takes ``--redis-url/-r``, ``--prefix`` and ``--json`` (one JSON document on stdout),
@@ -367,6 +367,8 @@ def parser() -> Parser:
     sub.add_argument("--token-file", metavar="FILE",
                      help="require the token on the first line of FILE (Authorization: Bearer TOKEN)")  # fmt: skip
     sub.add_argument("--read-only", action="store_true", help="refuse every write (submit, cancel, requeue): 403")
+    sub.add_argument("--queue", "-q", dest="queues", action="append", type=_queue, default=[], metavar="QUEUE",
+                     help="always show this queue, even before a worker serves it (repeat for several)")  # fmt: skip
 
     commands.add_parser(
         "worker",
@@ -938,7 +940,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             raise
         fail(f"doshit serve needs the web extra ({exc.name} is missing): pip install 'doshit[web]'")
         return EXIT_USAGE
-    return serve(settings, host=args.host, port=args.port, token_file=args.token_file, read_only=args.read_only)
+    return serve(
+        settings, host=args.host, port=args.port, token_file=args.token_file, read_only=args.read_only,
+        queues=args.queues,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- main

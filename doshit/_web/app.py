@@ -386,10 +386,12 @@ class LazyOps:
                 self._ops = None
 
 
-def create_app(settings: Settings, *, token: str | None = None, read_only: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings, *, token: str | None = None, read_only: bool = False, queues: Sequence[str] = ()
+) -> FastAPI:
     """The API of one prefix. ``token``: every path but /healthz needs it; ``read_only``: every write
-    answers 403. ``app.state.shutdown`` is set by the server when it stops (long polls and event
-    streams end)."""
+    answers 403; ``queues`` are always listed, served or not. ``app.state.shutdown`` is set by the
+    server when it stops (long polls and event streams end)."""
     lazy = LazyOps(settings)
     aclient = AsyncClient(settings=settings)
     health = connect(
@@ -473,7 +475,7 @@ def create_app(settings: Settings, *, token: str | None = None, read_only: bool 
         ops = lazy.get()
         workers, problems = ops.workers([])
         stats = read_stats(ops.redis, ops.keys)
-        rows = ops.queue_stats(ops.queues(stats.queues, workers))
+        rows = ops.queue_stats(ops.queues([*queues, *stats.queues], workers))
         problems += stats.problems + [problem for row in rows for problem in row.problems]
         return {
             "queues": [queue_json(row, stats.done(row.name)) for row in rows],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -66,6 +67,7 @@ def serve(
     port: int = 8000,
     token_file: str | None = None,
     read_only: bool = False,
+    queues: Sequence[str] = (),
 ) -> int:
     """Run until SIGTERM or SIGINT; the exit status (2: the token file cannot be used)."""
     token = None
@@ -75,7 +77,7 @@ def serve(
         except TokenError as exc:
             sys.stderr.write(f"doshit: error: {exc}\n")
             return 2
-    app = create_app(settings, token=token, read_only=read_only)
+    app = create_app(settings, token=token, read_only=read_only, queues=queues)
     config = uvicorn.Config(
         app,
         host=host,
