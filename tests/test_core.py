@@ -18,7 +18,16 @@ from doshit._core.limits import MAX_MEMORY_LIMIT, Limits
 from doshit._core.outcome import Outcome, failed
 from doshit._core.schema import SCRIPTS, TaskField
 from doshit._core.scripts import parse_reply
-from doshit._core.worker_rules import Dropped, Job, Refused, RetryPolicy, WorkerInfo, WorkerProtocol, count_fields
+from doshit._core.worker_rules import (
+    Dropped,
+    Job,
+    Refused,
+    RetryPolicy,
+    WorkerInfo,
+    WorkerProtocol,
+    count_fields,
+    served_queues,
+)
 from doshit._worker.frames import Request, outcome_from, outcome_message, pack, read_frame, read_frame_async
 from doshit._worker.process_pool import KILL_STEPS
 
@@ -246,3 +255,12 @@ def test_recover_call() -> None:
                          "app:worker:-")  # fmt: skip
     assert call.argv[:4] == ("t1", "", NOW, "10000")
     assert WORKER.recover("t1", "w9", NOW, 1, 0, 0).keys[-1] == "app:worker:w9"
+
+
+def test_the_queues_a_worker_hash_says_it_serves() -> None:
+    assert served_queues("high", '["high","low"]') == ["high", "low"]
+    assert served_queues("high", None) == ["high"]  # a worker that writes no queues field
+    assert served_queues("high", "not json") == ["high"]
+    assert served_queues("high", '{"a": 1}') == ["high"]
+    assert served_queues(None, '["ok", "has space", 3, "task", "a:b"]') == ["ok"]  # impossible names left out
+    assert served_queues(None, None) == []

@@ -35,6 +35,7 @@ from .schema import (
 from .scripts import Reply, ScriptCall, script_call
 from .taskinfo import WAIT_FIELDS, TaskInfo
 from .text import is_utf8
+from .worker_rules import served_queues
 
 T = TypeVar("T")
 
@@ -355,18 +356,9 @@ def served(keys: Keys, queue: str) -> Flow[bool]:
     live = yield Call(("ZRANGEBYSCORE", keys.workers, time.time(), "+inf", "LIMIT", 0, 100))
     for worker_id in live:
         first, every = yield Call(("HMGET", keys.worker(worker_id), WorkerField.QUEUE, WorkerField.QUEUES))
-        if first == queue or (every and queue in _names(every)):
+        if queue in served_queues(first, every):
             return True
     return False
-
-
-def _names(text: str) -> list[str]:
-    """A worker hash's queues field as names (empty when it does not hold a JSON array of them)."""
-    try:
-        value = codec.decode(text)
-    except ValueError:
-        return []
-    return [name for name in value if isinstance(name, str)] if isinstance(value, list) else []
 
 
 def kill_all(keys: Keys) -> Flow[int]:

@@ -48,6 +48,17 @@ def check_task_id(task_id: str) -> str:
     return task_id
 
 
+def valid_queue(name: object) -> bool:
+    """A queue name doshit accepts (read from a hash or an index anyone may have written)."""
+    if not isinstance(name, str) or not is_utf8(name):
+        return False
+    try:
+        check_queue(name)
+    except ConfigError:
+        return False
+    return True
+
+
 def _check_name(kind: str, name: str) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(f"{kind} must be a non-empty string without whitespace, ':', braces or * ? [ ] \\: {name!r}")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 from . import codec
 from .codec import unix_ms
-from .keys import NO_WORKER, Keys
+from .keys import NO_WORKER, Keys, valid_queue
 from .limits import DEFAULT_LIMITS, MAX_MEMORY_LIMIT, MAX_RETRIES, MAX_TIMEOUT, Limits
 from .outcome import Outcome, failed
 from .schema import (
@@ -176,6 +176,20 @@ def count_fields(done: Mapping[str, int]) -> dict[str, str]:
         WorkerField.TASKS_FAILED: str(done.get(Result.FAILED, 0)),
         WorkerField.TASKS_RETRIED: str(done.get(RETRIED, 0)),
     }
+
+
+def served_queues(queue: str | None, queues: str | None) -> list[str]:
+    """The queues a worker hash says it serves: its queues field when it holds a JSON array, else its
+    queue field. Names no queue could have are left out."""
+    names: list[Any] = [queue] if queue else []
+    if queues:
+        try:
+            listed = codec.decode(queues)
+        except ValueError:
+            listed = None
+        if isinstance(listed, list):
+            names = listed
+    return [name for name in names if valid_queue(name)]
 
 
 ERROR_EXCEPTION_KEPT = 4000

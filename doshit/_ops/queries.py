@@ -25,11 +25,12 @@ import redis
 
 from .._client.sync import Client, Task
 from .._core.config import Settings
-from .._core.keys import check_queue, valid_task_id
+from .._core.keys import valid_queue, valid_task_id
 from .._core.schema import Result, State, TaskField, TaskFields, WorkerField
 from .._core.taskinfo import DECODERS
 from .._core.text import is_utf8
-from .._errors import ConfigError, DecodeError
+from .._core.worker_rules import served_queues
+from .._errors import DecodeError
 from .._redis import connect
 
 OPS_CLIENT_NAME = "doshit-ops"
@@ -205,7 +206,7 @@ class WorkerRow:
 
     @property
     def queues(self) -> list[str]:
-        return worker_queues(self.fields)
+        return served_queues(self.fields.get(WorkerField.QUEUE), self.fields.get(WorkerField.QUEUES))
 
     def count(self, name: str) -> int | None:
         value = self.decoded.get(name)
@@ -309,27 +310,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def worker_queues(fields: Mapping[str, str]) -> list[str]:
-    """The queues a worker hash says it serves: ``queues`` (a JSON array) when it holds one, else
-    ``queue``. Names that no queue could have are left out."""
-    names: list[Any] = []
-    listed = _optional("json-array", fields.get(WorkerField.QUEUES))
-    if isinstance(listed, list):
-        names = listed
-    elif fields.get(WorkerField.QUEUE):
-        names = [fields[WorkerField.QUEUE]]
-    return [name for name in names if isinstance(name, str) and good_queue(name)]
-
-
-def good_queue(name: str) -> bool:
-    """A queue name doshit accepts (from a hash or index written by anyone)."""
-    try:
-        check_queue(name)
-    except ConfigError:
-        return False
-    return is_utf8(name)
 
 
 @dataclass
@@ -730,7 +710,7 @@ class Ops:
             pipe.multi()
             for task_id, index_queue, outcome in doomed:
                 pipe.delete(self.keys.task(task_id))
-                if outcome == Result.FAILED and index_queue is not None and good_queue(index_queue):
+                if outcome == Result.FAILED and index_queue is not None and valid_queue(index_queue):
                     pipe.zrem(self.keys.failed(index_queue), task_id)
             if queue is not None and gone:  # expired hashes still in the failed index
                 pipe.zrem(self.keys.failed(queue), *gone)

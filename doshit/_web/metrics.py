@@ -27,13 +27,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from .._core import codec
-from .._core.keys import Keys
+from .._core.keys import Keys, valid_queue
 from .._core.schema import STATS_BUCKETS, Result, State, WorkerField
 from .._core.stats import RECOVERED, SUM
 from .._core.text import is_utf8
 from .._core.worker_rules import RETRIED
 from .._errors import DecodeError
-from .._ops.queries import Ops, good_queue
+from .._ops.queries import Ops
 
 OUTCOMES = (Result.SUCCESSFUL, Result.FAILED, RETRIED, RECOVERED)
 """The outcomes of the stats hash."""
@@ -108,7 +108,7 @@ class Stats:
     def queues(self) -> list[str]:
         """The queues the stats name (those that no queue could have left out)."""
         names = {labels[0] for labels in self.counts} | {labels[0] for labels in self.durations}
-        return sorted(name for name in names if good_queue(name))
+        return sorted(name for name in names if valid_queue(name))
 
     def done(self, queue: str) -> dict[str, int]:
         """The queue's totals by outcome, over its functions."""
