@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,17 +79,17 @@ class Blocking:
         return call
 
 
-@pytest.fixture(params=["sync", "async"])
-def any_client(request: pytest.FixtureRequest, redis_url: str, prefix: str) -> Iterator[Any]:
-    """The sync Client, or the AsyncClient behind the same blocking interface."""
-    if request.param == "sync":
-        with Client(redis_url, prefix=prefix) as c:
-            yield c
+@contextmanager
+def blocking_client(kind: str, url: str, prefix: str) -> Iterator[Any]:
+    """``kind`` "sync": the sync Client; "async": the AsyncClient behind the same blocking interface."""
+    if kind == "sync":
+        with Client(url, prefix=prefix) as client:
+            yield client
         return
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    async_client = AsyncClient(redis_url, prefix=prefix)
+    async_client = AsyncClient(url, prefix=prefix)
     try:
         yield Blocking(async_client, loop)
     finally:
@@ -96,6 +97,13 @@ def any_client(request: pytest.FixtureRequest, redis_url: str, prefix: str) -> I
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+def any_client(request: pytest.FixtureRequest, redis_url: str, prefix: str) -> Iterator[Any]:
+    """The sync Client, or the AsyncClient behind the same blocking interface."""
+    with blocking_client(request.param, redis_url, prefix) as client:
+        yield client
 
 
 def end_process(proc: subprocess.Popen[Any], timeout: float = 20) -> int | None:

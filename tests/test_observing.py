@@ -293,21 +293,6 @@ def test_cli_refuses_a_bad_failure_command(redis_url: str, prefix: str) -> None:
 # --------------------------------------------------------------------------- counters, queues, concurrency
 
 
-def test_the_worker_hash_counts_tasks(
-    observe: Callable[..., WorkerProcess], client: Client, r: redis.Redis, prefix: str
-) -> None:
-    observe("--concurrency", "1", "--heartbeat-interval", "0.2")
-    for _ in range(3):
-        client.submit("echo", text="x").wait_result(timeout=15)
-    with pytest.raises(TaskFailed):
-        client.submit("fail").wait_result(timeout=15)
-    client.submit("flaky").wait_result(timeout=15)
-    (key,) = r.keys(f"{prefix}:worker:*")
-    wanted = {"tasks-successful": "4", "tasks-failed": "1", "tasks-retried": "1"}
-    wait_for(lambda: {name: r.hget(key, name) for name in wanted} == wanted, what="the counters")
-    assert json.loads(r.hget(key, "queues") or "") == ["default"]
-
-
 def test_several_queues_are_served_in_order(
     start_worker: Callable[..., WorkerProcess], client: Client, r: redis.Redis, prefix: str, tmp_path: Path
 ) -> None:
@@ -437,7 +422,7 @@ def test_the_tracing_example_joins_the_producers_trace(
     assert exported["attributes"]["doshit.queue"] == "default"
 
 
-def test_the_workers_add_their_counts_and_run_times_to_the_stats_hashes(
+def test_the_worker_counts_tasks_in_its_hash_and_the_stats_hashes(
     observe: Callable[..., WorkerProcess], client: Client, r: redis.Redis, prefix: str
 ) -> None:
     observe("--concurrency", "1", "--heartbeat-interval", "0.2")
@@ -464,6 +449,9 @@ def test_the_workers_add_their_counts_and_run_times_to_the_stats_hashes(
     assert float(durations['["default","echo","sum"]']) >= 0
     (key,) = r.keys(f"{prefix}:worker:*")
     assert float(r.hget(key, "busy-seconds") or "nan") >= 0
+    counters = {"tasks-successful": "4", "tasks-failed": "2", "tasks-retried": "1"}
+    wait_for(lambda: {name: r.hget(key, name) for name in counters} == counters, what="the worker hash's counters")
+    assert json.loads(r.hget(key, "queues") or "") == ["default"]
 
 
 def test_stats_buckets_and_hand_over() -> None:

@@ -7,25 +7,22 @@ and no `SCRIPT LOAD` works, until the script cache is lost.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 import signal
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import redis
 
-from doshit import AsyncClient, Client, ConfigError, TaskFailed, TaskNotFound
+from doshit import Client, ConfigError, TaskFailed, TaskNotFound
 from doshit._core.schema import SCRIPTS
 
-from .conftest import ROOT, Blocking, WorkerProcess, submit_running, wait_for, wait_listening, wait_state
+from .conftest import ROOT, WorkerProcess, blocking_client, submit_running, wait_for, wait_listening, wait_state
 from .test_node import NODE, PACKAGE, NodeDriver
 
 SPEC = ROOT / "schema" / "SPEC.md"
@@ -123,26 +120,6 @@ def acl(r: redis.Redis, redis_proc: Any, prefix: str) -> Iterator[AclUsers]:
         r.execute_command("ACL", "DELUSER", users.name("producer"), users.name("worker"))
 
 
-@contextmanager
-def producer(kind: str, url: str, prefix: str) -> Iterator[Any]:
-    """The sync Client, or the AsyncClient behind the same blocking interface (as any_client)."""
-    if kind == "sync":
-        with Client(url, prefix=prefix) as client:
-            yield client
-        return
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    async_client = AsyncClient(url, prefix=prefix)
-    try:
-        yield Blocking(async_client, loop)
-    finally:
-        asyncio.run_coroutine_threadsafe(async_client.close(), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
-
-
 def start_as_worker(start_worker: StartWorker, acl: AclUsers, *extra: str, ready: bool = True) -> WorkerProcess:
     """A worker process logged in as the worker user (the later --redis-url wins)."""
     return start_worker("--redis-url", acl.url("worker"), "--concurrency", "1", *extra, ready=ready)
@@ -164,7 +141,7 @@ def test_a_worker_and_a_client_work_under_the_spec_acl(
     worker = start_as_worker(start_worker, acl)
     wait_listening(r, prefix)
     worker_id = str(r.keys(f"{prefix}:worker:*")[0]).rsplit(":", 1)[1]
-    with producer(kind, acl.url("producer"), prefix) as client:
+    with blocking_client(kind, acl.url("producer"), prefix) as client:
         assert client.submit("echo", text="hi").wait_result(timeout=10) == "hi"
         task = client.submit("add", a=1, b=2)
         assert task.wait_result() == 3  # no timeout: the client first looks for a live worker

@@ -141,6 +141,11 @@ def _interval(text: str) -> float:
     return value
 
 
+def _add_watch(parser: argparse.ArgumentParser, every: float, until: str) -> None:
+    parser.add_argument("--watch", "-w", nargs="?", const=every, type=_interval, metavar="SECONDS",
+                        help=f"redraw every SECONDS (default {every:g}) {until}")  # fmt: skip
+
+
 def _count(text: str) -> int:
     if not (text.isascii() and text.isdigit()):
         raise argparse.ArgumentTypeError(f"not a whole number from 0: {text!r}")
@@ -249,8 +254,7 @@ def parser() -> Parser:
         "every --queue, and every queue a live worker serves.",
     )
     sub.add_argument("--queue", "-q", action="append", type=_queue, help=queue_help)
-    sub.add_argument("--watch", "-w", nargs="?", const=2.0, type=_interval, metavar="SECONDS",
-                     help="redraw every SECONDS (default 2) until Ctrl-C or SIGTERM (exit 0)")  # fmt: skip
+    _add_watch(sub, 2.0, "until Ctrl-C or SIGTERM (exit 0)")
 
     sub = add(
         "workers",
@@ -258,8 +262,7 @@ def parser() -> Parser:
         "The live workers (workers index, then each worker hash) and the tasks each runs now (the executing lists "
         "of the queues they serve). tasks-successful/failed/retried show a dash for workers that do not write them.",
     )
-    sub.add_argument("--watch", "-w", nargs="?", const=2.0, type=_interval, metavar="SECONDS",
-                     help="redraw every SECONDS (default 2) until Ctrl-C or SIGTERM (exit 0)")  # fmt: skip
+    _add_watch(sub, 2.0, "until Ctrl-C or SIGTERM (exit 0)")
 
     sub = add(
         "tasks",
@@ -278,8 +281,7 @@ def parser() -> Parser:
 
     sub = add("show", "every field of one task", "Every field of the task hash, decoded (HGETALL: no scan).")
     sub.add_argument("task_id", metavar="ID", type=_task_id)
-    sub.add_argument("--watch", "-w", nargs="?", const=1.0, type=_interval, metavar="SECONDS",
-                     help="redraw every SECONDS (default 1) until the task is finished")  # fmt: skip
+    _add_watch(sub, 1.0, "until the task is finished")
     sub.add_argument("--full", action="store_true", help="whole values and tracebacks, not cut")
 
     sub = add(
