@@ -155,8 +155,8 @@ class Hooks:
         return bool(self.hooks.get(kind)) or (kind == "task_failed" and self.failure(function) is not None)
 
     def emit(self, event: Event) -> None:
-        if not self.wants(event.kind, event.function):
-            return
+        """Queue the event for its hooks. Callers ask ``wants`` first, so that no Event is built for
+        a kind nobody listens to."""
         if self._queue.qsize() >= BACKLOG:
             self.dropped += 1
             if self.dropped % 100 == 1:

@@ -223,7 +223,6 @@ class Worker:
         )  # fmt: skip
         commands = Commands(conn, self.keys, self._command, lambda: list(consumer.running))
         self._promoters = promoters = {protocol.queue: Promoter(conn, protocol) for protocol in self.protocols}
-        self._promoter = promoters[self.queue]
         self.recoveries = [
             Recovery(
                 conn, protocol, interval=self.recovery_interval, grace=self.recovery_grace,
