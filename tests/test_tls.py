@@ -20,8 +20,8 @@ from doshit import Client, ConfigError
 from doshit._core.config import mask_url, resolve
 from doshit.testing import free_port, redis_server_binary
 
-from .conftest import WorkerProcess, submit_running, wait_for, wait_listening
-from .test_security import killed, producer
+from .conftest import WorkerProcess, blocking_client, submit_running, wait_for, wait_listening
+from .test_security import killed
 
 OPENSSL = shutil.which("openssl")
 REDIS_SERVER = redis_server_binary()
@@ -156,7 +156,7 @@ def tls_worker(server: TlsRedis, url: str, prefix: str, log: Path) -> Iterator[W
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_a_worker_and_a_client_over_tls(kind: str, tls_server: TlsRedis, prefix: str, tmp_path: Path) -> None:
     url = tls_server.url()
-    with tls_worker(tls_server, url, prefix, tmp_path / "worker.log"), producer(kind, url, prefix) as client:
+    with tls_worker(tls_server, url, prefix, tmp_path / "worker.log"), blocking_client(kind, url, prefix) as client:
         assert client.submit("echo", text="over TLS").wait_result(timeout=10) == "over TLS"
         assert client.submit("echo", _queue="nobody").cancel() == "cancelled"
         running = submit_running(client, "sleep", seconds=30)
