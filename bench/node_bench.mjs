@@ -1,6 +1,6 @@
 // The Node client's part of `make bench`, run by bench/bench.py against a worker it started:
 //   node bench/node_bench.mjs URL PREFIX QUEUE FUNCTION SUBMITS ROUNDTRIPS
-// Prints one JSON line: submits per second (one after the other), round-trip p50 and p99 in ms
+// Prints one JSON line: submits per second (one after the other, and in submitMany calls of 1,000), round-trip p50 and p99 in ms
 // (submit -> result, one after the other), and tasks per second with 100 calls in flight at once.
 import { createClient } from '../clients/node/index.mjs';
 
@@ -14,6 +14,12 @@ try {
   let started = now();
   for (let i = 0; i < Number(submits); i += 1) await producer.submit(fn);
   const submitRate = Number(submits) / ((now() - started) / 1000);
+  const batch = Array.from({ length: 1000 }, (_, n) => ({ n }));
+  started = now();
+  for (let done = 0; done < Number(submits); done += batch.length) {
+    await producer.submitMany(fn, batch.slice(0, Math.min(batch.length, Number(submits) - done)));
+  }
+  const submitManyRate = Number(submits) / ((now() - started) / 1000);
   await producer.close();
 
   for (let i = 0; i < 100; i += 1) await client.call(fn, {}, { timeout: 30_000 }); // warm-up
@@ -37,7 +43,7 @@ try {
   };
   await Promise.all(Array.from({ length: 100 }, lane));
   const concurrentRate = total / ((now() - started) / 1000);
-  console.log(JSON.stringify({ submitRate, p50: at(0.5), p99: at(0.99), concurrentRate, watching: client.watching }));
+  console.log(JSON.stringify({ submitRate, submitManyRate, p50: at(0.5), p99: at(0.99), concurrentRate, watching: client.watching }));
 } finally {
   await client.close();
 }

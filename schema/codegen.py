@@ -98,6 +98,7 @@ def render_python(schema: dict[str, Any]) -> str:
         ("max_depth", "Default deepest nesting of args a worker decodes."),
         ("result_ttl_max_seconds", "The largest result-ttl a task may ask for."),
         ("echo_chars", "At most this much of a bad value is copied into error-exception or a log line."),
+        ("submit_many_max", "The most tasks one submit_many call writes (one script call, atomic)."),
     ):
         out.append(f"{const_name(name)}: Final = {limits[name]!r}\n")
         out.append(f'"""{text}"""\n\n')
@@ -195,7 +196,8 @@ def render_scripts(schema: dict[str, Any]) -> list[str]:
     out.append(
         doc_line(
             "One Lua script: its source, its SHA1 (for EVALSHA), the names of its KEYS and ARGV (a name "
-            "ending in '...' takes the rest), and its reply: integer codes, tagged lists or words, by name."
+            "ending in '...' takes the rest as field/value pairs, one ending in '*' the rest as a list), "
+            "and its reply: integer codes, tagged lists or words, by name."
         )
     )
     out.append("\n    name: str\n    source: str\n    sha: str\n    keys: tuple[str, ...]\n    argv: tuple[str, ...]\n")
@@ -217,7 +219,7 @@ def render_scripts(schema: dict[str, Any]) -> list[str]:
     out.append("}\n")
     out.append('"""The atomic operations, one Lua script each (schema/scripts/)."""\n')
     for name, statuses in replies.items():
-        cls = name.capitalize() + "Reply"
+        cls = "".join(part.capitalize() for part in name.split("_")) + "Reply"
         out.append(f"\n\nclass {cls}:\n")
         out.append(doc_line(f"What the {name} script's reply says (Reply.status)."))
         for status in statuses:

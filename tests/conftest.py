@@ -74,6 +74,8 @@ class Blocking:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             result = asyncio.run_coroutine_threadsafe(attr(*args, **kwargs), self._loop).result()
+            if isinstance(result, list):
+                return [Blocking(item, self._loop) if isinstance(item, AsyncTask) else item for item in result]
             return Blocking(result, self._loop) if isinstance(result, AsyncTask) else result
 
         return call

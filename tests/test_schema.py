@@ -26,7 +26,19 @@ def test_lua_uses_only_schema_words() -> None:
     words = {f["name"] for f in SCHEMA["task_fields"]} | set(SCHEMA["states"]) | set(SCHEMA["results"])
     for spec in SCHEMA["scripts"].values():  # the words and variant tags of the replies
         words |= set(spec["reply"].get("words", [])) | set(spec["reply"].get("tagged", {}))
-    words |= {"", "ok", "hash", "none", "table", "[]", "^%d+$", "%%", "%%%%", "^[\\128-\\191]+"}  # Redis', Lua's
+    words |= {
+        "",
+        "ok",
+        "hash",
+        "none",
+        "table",
+        "string",
+        "[]",
+        "^%d+$",
+        "%%",
+        "%%%%",
+        "^[\\128-\\191]+",
+    }  # Redis', Lua's
     # and pattern words (the last: UTF-8 continuation bytes)
     words |= {f"{{{name}}}" for text in SCHEMA["error_reasons"].values() for name in re.findall(r"\{(\w+)\}", text)}
     for spec in SCHEMA["scripts"].values():

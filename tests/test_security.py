@@ -46,7 +46,7 @@ def spec_acl(role: str) -> list[str]:
 PRODUCER_RULES = spec_acl("producer")
 WORKER_RULES = spec_acl("worker")
 SCRIPT_ROLES = {
-    "submit": "producer", "cancel": "producer", "requeue": "producer",
+    "submit": "producer", "submit_many": "producer", "cancel": "producer", "requeue": "producer",
     "claim": "worker", "finish": "worker", "unclaim": "worker", "retry": "worker", "promote": "worker",
     "recover": "worker", "progress": "worker",
 }  # fmt: skip
@@ -249,6 +249,7 @@ def producer_operations(client: Client, r: redis.Redis, prefix: str) -> None:
     r.hset(running.key, "state", "executing")
     assert running.cancel() == "killing"
     assert client.kill_all() == 0
+    assert len(client.submit_many("echo", [{"text": "a"}, {"text": "b", "_delay": 60}], _queue="nobody")) == 2
 
 
 PRODUCER_NEEDS = [rule for rule in PRODUCER_RULES if rule[0] in "+~%&"]

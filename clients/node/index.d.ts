@@ -141,6 +141,15 @@ declare namespace doshit {
     /** How many task keys are still watched or kept (0 once every result was delivered). */
     readonly watching: number;
     submit<R = unknown>(fn: string, args?: Record<string, Value | undefined>, options?: SubmitOptions): Promise<Task<R>>;
+    /**
+     * Queue many calls at once, one object of named arguments each, all or none (one script call);
+     * at most schema.limits.submit_many_max (10,000) per call. Options apply to every task.
+     */
+    submitMany<R = unknown>(
+      fn: string,
+      argsList: ReadonlyArray<Record<string, Value | undefined>>,
+      options?: Omit<SubmitOptions, 'taskId'>,
+    ): Promise<Array<Task<R>>>;
     call<R = unknown>(fn: string, args?: Record<string, Value | undefined>, options?: CallOptions): Promise<R>;
     /** A handle to any existing task by id; no I/O. */
     task<R = unknown>(taskId: string): Task<R>;

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import redis.asyncio
@@ -129,6 +129,13 @@ class AsyncClient(ClientBase):
         task = AsyncTask(self, await self._run(flow), queue)
         weakref.finalize(task, self._subscriber.watches.release, task.key)
         return task
+
+    async def submit_many(
+        self, function: str, arguments: Iterable[Mapping[str, Any]], /, **options: Any
+    ) -> list[AsyncTask]:
+        """Queue many calls of ``function`` at once, all or none; as Client.submit_many."""
+        flow, queue = self._submit_many_flow(function, arguments, options)
+        return [AsyncTask(self, task_id, queue) for task_id in await self._run(flow)]
 
     async def get(self, task_id: str) -> AsyncTask:
         """A handle to an existing task; raises TaskNotFound if there is no such hash."""

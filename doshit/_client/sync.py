@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Generic, TypeVar
 
@@ -65,13 +65,29 @@ class ClientBase:
         """Set up the driver's connections (they connect at first use)."""
         raise NotImplementedError
 
-    def _submit_flow(self, function: str, kwargs: dict[str, Any]) -> tuple[f.Flow[str], str]:
-        """The submit flow and the queue it pushes on."""
+    def _options(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], f.SubmitOptions, str]:
+        """Task arguments, options with the client's defaults, and the queue."""
         args, options = f.split_options(dict(kwargs))
         if options.virtual_memory_limit is None and self.settings.virtual_memory_limit:
             options = replace(options, virtual_memory_limit=self.settings.virtual_memory_limit)
-        queue = options.queue or self.queue
+        return args, options, options.queue or self.queue
+
+    def _submit_flow(self, function: str, kwargs: dict[str, Any]) -> tuple[f.Flow[str], str]:
+        """The submit flow and the queue it pushes on."""
+        args, options, queue = self._options(kwargs)
         return f.submit(self.keys, queue, function, args, options, self.max_args_bytes), queue
+
+    def _submit_many_flow(
+        self, function: str, arguments: Iterable[Mapping[str, Any]], kwargs: dict[str, Any]
+    ) -> tuple[f.Flow[list[str]], str]:
+        """The submit_many flow and the queue it pushes on; ``kwargs`` holds options only."""
+        args, options, queue = self._options(kwargs)
+        if args:
+            raise TypeError(
+                f"submit_many takes only _-options besides the list, not {', '.join(sorted(args))} "
+                "(each task's arguments go in its mapping)"
+            )
+        return f.submit_many(self.keys, queue, function, arguments, options, self.max_args_bytes), queue
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.settings.describe()} prefix={self.prefix} queue={self.queue}>"
@@ -218,6 +234,15 @@ class Client(ClientBase):
         task = Task(self, self._run(flow), queue)
         weakref.finalize(task, self._subscriber.watches.release, task.key)
         return task
+
+    def submit_many(self, function: str, arguments: Iterable[Mapping[str, Any]], /, **options: Any) -> list[Task]:
+        """Queue many calls of ``function`` at once, one mapping of named arguments per task, in one
+        atomic script call: every task is written, or none (TaskExists when an id is taken). Up to
+        SUBMIT_MANY_MAX (10,000) tasks per call. ``options`` are submit()'s ``_``-options for all of
+        them; a mapping may hold its own (``_task_id``, ``_delay``, ``_meta``, ...; not ``_queue``).
+        Workers take them in the order given."""
+        flow, queue = self._submit_many_flow(function, arguments, options)
+        return [Task(self, task_id, queue) for task_id in self._run(flow)]
 
     def get(self, task_id: str) -> Task:
         """A handle to an existing task; raises TaskNotFound if there is no such hash."""

@@ -7,14 +7,15 @@ AsyncClient are two small drivers of the same flows, so the rules exist once.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
-from collections.abc import Generator, Mapping
-from dataclasses import dataclass
+from collections.abc import Generator, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, TypeVar, Union
 
-from .._errors import ConfigError, TaskExists, TaskNotFound, TaskTimeout
+from .._errors import ConfigError, DecodeError, TaskExists, TaskNotFound, TaskTimeout
 from . import codec
 from .backoff import Backoff
 from .codec import unix_ms
@@ -26,8 +27,10 @@ from .schema import (
     RESULT_TTL,
     RESULT_TTL_MAX_SECONDS,
     SCHEMA_VERSION,
+    SUBMIT_MANY_MAX,
     Reason,
     State,
+    SubmitManyReply,
     SubmitReply,
     TaskField,
     WorkerField,
@@ -205,6 +208,24 @@ def new_task_id() -> str:
     return str(uuid.uuid4())
 
 
+def _field_options(
+    queue: str, options: SubmitOptions, due: datetime | None, now: str, max_args_bytes: int
+) -> dict[str, Any]:
+    """submit_fields' keyword arguments for these options."""
+    return dict(
+        queue=queue,
+        username=options.username,
+        virtual_memory_limit=options.virtual_memory_limit,
+        result_ttl=options.result_ttl,
+        retries=options.retries,
+        timeout=options.timeout,
+        due=due,
+        now=now,
+        max_args_bytes=max_args_bytes,
+        meta=options.meta,
+    )
+
+
 def submit(
     keys: Keys,
     queue: str,
@@ -247,6 +268,115 @@ def submit(
         # (a generated id exists only when a send whose reply was lost was made again: it is ours)
         raise TaskExists(f"task {task_id} already exists; nothing was submitted")
     return task_id
+
+
+def new_task_ids(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs as text, from one read of the system's random source."""
+    hexes = os.urandom(16 * count).hex()
+    ids = []
+    for at in range(0, 32 * count, 32):
+        h = hexes[at : at + 32]
+        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}")
+    return ids
+
+
+_VARIANT = "89ab"
+"""The first hex digit of a UUID's fourth group holds its variant (RFC 4122: binary 10xx)."""
+
+
+def _merged(common: SubmitOptions, own: SubmitOptions) -> SubmitOptions:
+    given = {name: value for name, value in vars(own).items() if value is not None}
+    return replace(common, **given) if given else common
+
+
+def submit_many(
+    keys: Keys,
+    queue: str,
+    function: str,
+    items: Iterable[Mapping[str, Any]],
+    options: SubmitOptions,
+    max_args_bytes: int = MAX_ARGS_BYTES,
+) -> Flow[list[str]]:
+    """Write many tasks of one function and queue (or schedule) their ids with one script call: all
+    of them, or none when an id is taken (TaskExists names the ids). Each item holds one task's named
+    arguments and may hold its own ``_``-options (not ``_queue``: a call serves one queue); they win
+    over ``options``. Everything is checked before anything is sent. No results subscription: a
+    later wait watches and then reads, so it misses nothing."""
+    if isinstance(items, (str, bytes, Mapping)):
+        raise TypeError(f"submit_many takes a list of argument mappings, got {type(items).__name__}")
+    items = list(items)
+    if len(items) > SUBMIT_MANY_MAX:
+        raise ValueError(f"submit_many writes at most {SUBMIT_MANY_MAX} tasks in one call, got {len(items)}")
+    if options.task_id is not None:
+        raise ValueError("_task_id names one task: give it in that task's mapping")
+    if options.queue not in (None, queue):
+        raise ValueError(f"_queue {options.queue!r} is not the queue {queue!r} this call pushes on")
+    now = codec.now_timestamp()
+    due = options.due()
+    common = submit_fields(function, {}, **_field_options(queue, options, due, now, max_args_bytes))
+    del common[TaskField.ARGS]
+    common_due = "" if due is None else str(unix_ms(due))
+    chosen: set[str] = set()
+
+    def one(item: Mapping[str, Any], task_id: str) -> tuple[str, ...]:
+        """One task's part of ``tasks*``: id, due time, its own fields."""
+        if not isinstance(item, Mapping):
+            raise TypeError(f"arguments must be a mapping of names to values, got {type(item).__name__}")
+        if not any(name[:1] == OPTION_PREFIX for name in item):
+            encoded = codec.encode(dict(item))
+            if len(encoded) * 4 > max_args_bytes and len(encoded.encode("utf-8")) > max_args_bytes:
+                size = len(encoded.encode("utf-8"))
+                raise ValueError(f"args are {size} bytes as JSON, more than the client's limit of {max_args_bytes}")
+            return (task_id, common_due, "1", TaskField.ARGS, encoded)
+        args, own = split_options(dict(item))
+        task_options = _merged(options, own)
+        if task_options.queue != options.queue:
+            raise ValueError("_queue differs; one submit_many pushes on one queue")
+        if own.task_id is not None:
+            task_id = check_task_id(own.task_id)
+            if task_id in chosen:
+                raise ValueError(f"task id {task_id} is given twice")
+            chosen.add(task_id)
+        own_due = task_options.due()
+        fields = submit_fields(function, args, **_field_options(queue, task_options, own_due, now, max_args_bytes))
+        pairs = [part for pair in fields.items() for part in pair]
+        return (task_id, "" if own_due is None else str(unix_ms(own_due)), str(len(fields)), *pairs)
+
+    task_ids: list[str] = []
+    task_keys: list[str] = []
+    tasks: list[str] = []
+    for index, (item, generated) in enumerate(zip(items, new_task_ids(len(items)), strict=True)):
+        try:
+            part = one(item, generated)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"task {index}: {exc}") from None
+        tasks += part
+        task_ids.append(part[0])
+        task_keys.append(keys.task(part[0]))
+    if not task_ids:
+        return task_ids
+    call = script_call(
+        "submit_many",
+        keys=dict(pending=keys.pending(queue), scheduled=keys.scheduled(queue), task=task_keys),
+        argv=dict(
+            cmd_channel=keys.cmd,
+            scheduled_command=keys.scheduled_command(queue),
+            count=len(task_ids),
+            common_fields=codec.encode(common),
+            tasks=tasks,
+        ),
+    )
+    reply: Reply = yield RunScript(call)
+    if reply.status == SubmitManyReply.EXISTS:
+        existing = codec.decode(reply["task_ids"]) if isinstance(reply["task_ids"], str) else None
+        if not isinstance(existing, list):
+            raise DecodeError(f"script submit_many replied exists with {reply['task_ids']!r}, not a list of ids")
+        taken = [task_id for task_id in existing if task_id in chosen]
+        # (generated ids exist only when a send whose reply was lost was made again: all were written then)
+        if taken:
+            shown = ", ".join(taken[:5]) + (f" and {len(taken) - 5} more" if len(taken) > 5 else "")
+            raise TaskExists(f"task ids {shown} already exist; none of the {len(task_ids)} tasks was submitted")
+    return task_ids
 
 
 def info(keys: Keys, task_id: str) -> Flow[TaskInfo]:

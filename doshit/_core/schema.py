@@ -48,6 +48,9 @@ RESULT_TTL_MAX_SECONDS: Final = 2147483647
 ECHO_CHARS: Final = 1000
 """At most this much of a bad value is copied into error-exception or a log line."""
 
+SUBMIT_MANY_MAX: Final = 10000
+"""The most tasks one submit_many call writes (one script call, atomic)."""
+
 TASK_KEY: Final = '{prefix}:task:{task_id}'
 """hash: One task: what to run, its state, its result."""
 
@@ -488,7 +491,7 @@ class TaskFields:
 
 
 class ScriptSpec(NamedTuple):
-    """One Lua script: its source, its SHA1 (for EVALSHA), the names of its KEYS and ARGV (a name ending in '...' takes the rest), and its reply: integer codes, tagged lists or words, by name."""
+    """One Lua script: its source, its SHA1 (for EVALSHA), the names of its KEYS and ARGV (a name ending in '...' takes the rest as field/value pairs, one ending in '*' the rest as a list), and its reply: integer codes, tagged lists or words, by name."""
 
     name: str
     source: str
@@ -509,6 +512,16 @@ SCRIPTS: Final[dict[str, ScriptSpec]] = {
         argv=('task_id', 'due_ms', 'cmd_channel', 'scheduled_command', 'field_values...'),
         codes={1: 'queued', 0: 'exists'},
         tagged={},
+        words=(),
+    ),
+    'submit_many': ScriptSpec(
+        name='submit_many',
+        source="-- submit_many: create many task hashes and queue or schedule their ids, all or none, atomically.\n-- KEYS: pending, scheduled, task*\n-- ARGV: cmd_channel, scheduled_command, count, common_fields, tasks*\n-- One task key per task, in the order of the tasks. common_fields is a JSON object of the fields\n-- every task gets; tasks* holds per task its task_id, due_ms, the number n of its own fields, and n\n-- field/value pairs (2n items), which win over common_fields.\n-- Returns {'queued', count} when every task was written: hashes as the submit script writes them,\n-- the queued ids LPUSHed in the order given (so a worker takes them in that order), the scheduled\n-- ones ZADDed and the scheduled command published once; or {'exists', ids as a JSON array} when any\n-- task hash already exists, and then nothing is written. Everything is checked before the first\n-- write.\nlocal count = tonumber(ARGV[3])\nif not count or count < 1 or count ~= #KEYS - 2 then\n  return redis.error_reply('count must be the number of task keys')\nend\nlocal ok, common = pcall(cjson.decode, ARGV[4])\nif not ok or type(common) ~= 'table' then\n  return redis.error_reply('common_fields must be a JSON object')\nend\nlocal base = {}\nfor field, value in pairs(common) do\n  if type(field) ~= 'string' or type(value) ~= 'string' then\n    return redis.error_reply('common_fields must map names to strings')\n  end\n  base[#base + 1] = field\n  base[#base + 1] = value\nend\nlocal starts, dues = {}, {}\nlocal at = 5\nfor i = 1, count do\n  if at + 2 > #ARGV then\n    return redis.error_reply('ARGV ends before its last task')\n  end\n  local due = ARGV[at + 1] ~= '' and tonumber(ARGV[at + 1])\n  if ARGV[at + 1] ~= '' and not due then\n    return redis.error_reply('due_ms must be a number')\n  end\n  local n = tonumber(ARGV[at + 2])\n  if not n or n < 0 or n ~= math.floor(n) or (n == 0 and #base == 0) then\n    return redis.error_reply('a task needs a whole number of fields, and at least one field')\n  end\n  starts[i], dues[i] = at, due\n  at = at + 3 + 2 * n\nend\nif at - 1 ~= #ARGV then\n  return redis.error_reply('ARGV does not match the field counts of its tasks')\nend\nlocal existing = {}\nfor i = 1, count do\n  if redis.call('EXISTS', KEYS[i + 2]) == 1 then\n    existing[#existing + 1] = ARGV[starts[i]]\n  end\nend\nif #existing > 0 then\n  return {'exists', cjson.encode(existing)}\nend\nlocal queued, scheduled = {}, false\nfor i = 1, count do\n  local first = starts[i]\n  local fields = {unpack(base)}\n  for j = first + 3, first + 2 + 2 * tonumber(ARGV[first + 2]) do\n    fields[#fields + 1] = ARGV[j]\n  end\n  redis.call('HSET', KEYS[i + 2], unpack(fields))\n  if dues[i] then\n    redis.call('ZADD', KEYS[2], dues[i], ARGV[first])\n    scheduled = true\n  else\n    queued[#queued + 1] = ARGV[first]\n    if #queued == 1000 then\n      redis.call('LPUSH', KEYS[1], unpack(queued))\n      queued = {}\n    end\n  end\nend\nif #queued > 0 then\n  redis.call('LPUSH', KEYS[1], unpack(queued))\nend\nif scheduled then\n  redis.call('PUBLISH', ARGV[1], ARGV[2])\nend\nreturn {'queued', count}\n",
+        sha='1be15310465527b679909abf42f6b6b2ee2ecb33',
+        keys=('pending', 'scheduled', 'task*'),
+        argv=('cmd_channel', 'scheduled_command', 'count', 'common_fields', 'tasks*'),
+        codes={},
+        tagged={'queued': ('count',), 'exists': ('task_ids',)},
         words=(),
     ),
     'claim': ScriptSpec(
@@ -607,6 +620,14 @@ SCRIPTS: Final[dict[str, ScriptSpec]] = {
 
 class SubmitReply:
     """What the submit script's reply says (Reply.status)."""
+
+    QUEUED: Final = 'queued'
+
+    EXISTS: Final = 'exists'
+
+
+class SubmitManyReply:
+    """What the submit_many script's reply says (Reply.status)."""
 
     QUEUED: Final = 'queued'
 

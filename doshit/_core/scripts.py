@@ -17,6 +17,8 @@ from .schema import SCRIPTS, ScriptSpec
 
 REST = "..."
 """An ARGV name ending in this takes the rest of ARGV: a mapping of field to value, flattened."""
+LIST = "*"
+"""A KEYS or ARGV name ending in this takes the rest: a list of values, as they are."""
 
 
 @dataclass(frozen=True)
@@ -67,23 +69,33 @@ def _check_names(script: str, kind: str, declared: list[str], given: Mapping[str
         raise TypeError(f"script {script}: {kind}: {'; '.join(p for p in parts if p)} (it takes {', '.join(declared)})")
 
 
-def script_call(name: str, *, keys: Mapping[str, str], argv: Mapping[str, Any]) -> ScriptCall:
+def _flatten(script: str, kind: str, declared: tuple[str, ...], given: Mapping[str, Any]) -> tuple[str, ...]:
+    names = [name.removesuffix(REST).removesuffix(LIST) for name in declared]
+    _check_names(script, kind, names, given)
+    flat: list[str] = []
+    for spelled, name in zip(declared, names, strict=True):
+        value = given[name]
+        if spelled.endswith(LIST):
+            if not isinstance(value, (list, tuple)):
+                raise TypeError(f"script {script}: {kind} {name} must be a list")
+            if all(type(item) is str for item in value):  # the usual case, and a long list: no call each
+                flat += value
+            else:
+                flat += [_text(script, name, item) for item in value]
+        elif not spelled.endswith(REST):
+            flat.append(_text(script, name, value))
+        elif isinstance(value, Mapping):
+            for field, item in value.items():
+                flat += [_text(script, name, field), _text(script, name, item)]
+        else:
+            raise TypeError(f"script {script}: argument {name} must map field names to values")
+    return tuple(flat)
+
+
+def script_call(name: str, *, keys: Mapping[str, Any], argv: Mapping[str, Any]) -> ScriptCall:
     """The call of script ``name`` with these keys and arguments, each by its schema name."""
     spec = _spec(name)
-    _check_names(name, "keys", list(spec.keys), keys)
-    names = [arg.removesuffix(REST) for arg in spec.argv]
-    _check_names(name, "argv", names, argv)
-    flat: list[str] = []
-    for declared, arg in zip(spec.argv, names, strict=True):
-        value = argv[arg]
-        if not declared.endswith(REST):
-            flat.append(_text(name, arg, value))
-            continue
-        if not isinstance(value, Mapping):
-            raise TypeError(f"script {name}: argument {arg} must map field names to values")
-        for field, item in value.items():
-            flat += [_text(name, arg, field), _text(name, arg, item)]
-    return ScriptCall(spec, tuple(_text(name, key, keys[key]) for key in spec.keys), tuple(flat))
+    return ScriptCall(spec, _flatten(name, "keys", spec.keys, keys), _flatten(name, "argv", spec.argv, argv))
 
 
 def _bad(spec: ScriptSpec, raw: object) -> DecodeError:

@@ -15,6 +15,8 @@ const { runScript, scriptCall } = require('./scripts');
 
 /** call() takes the submit options, but its `timeout` is the wait's (milliseconds), not the task's time limit. */
 const CALL_OPTIONS = SUBMIT_OPTIONS;
+/** submitMany() takes the submit options but taskId: the ids are made for it. */
+const SUBMIT_MANY_OPTIONS = SUBMIT_OPTIONS.filter((name) => name !== 'taskId');
 const WAIT_OPTIONS = ['timeout'];
 
 /**
@@ -177,6 +179,62 @@ class Client extends EventEmitter {
     const task = new Task(this, id, queue);
     dropped.register(task, release);
     return task;
+  }
+
+  /**
+   * Queue many calls of `fn` at once, one object of named arguments per task, in one atomic script
+   * call: every task is written, or none. Resolves with their Tasks, in the order given (workers take
+   * them in that order). Options: as submit()'s, for every task, except taskId. At most
+   * schema.limits.submit_many_max (10,000) tasks per call; Redis serves nobody else while it writes
+   * them (about 6 microseconds per task).
+   */
+  async submitMany(fn, argsList, options = {}) {
+    const { queue = this.queue, username, resultTtl, retries, timeout, delay, at, meta } = checkOptions(
+      options,
+      SUBMIT_MANY_OPTIONS,
+    );
+    if (!Array.isArray(argsList)) throw new TypeError('submitMany takes an array of argument objects');
+    const most = schema.limits.submit_many_max;
+    if (argsList.length > most) {
+      throw new RangeError(`submitMany writes at most ${most} tasks in one call, got ${argsList.length}`);
+    }
+    const virtualMemoryLimit = options.virtualMemoryLimit ?? this.#settings.virtualMemoryLimit;
+    const due = dueOf(delay, at);
+    const { maxArgsBytes } = this.#settings;
+    const fieldOptions = { queue, username, virtualMemoryLimit, resultTtl, retries, timeout, due, meta, maxArgsBytes };
+    const common = submitFields(fn, {}, fieldOptions).filter(([field]) => field !== FIELD.args);
+    const dueMs = due === null ? '' : String(due.getTime());
+    const k = this.keys;
+    const ids = [];
+    const taskKeys = [];
+    const tasks = [];
+    argsList.forEach((args, index) => {
+      let text;
+      try {
+        [, text] = submitFields(fn, args, { queue, maxArgsBytes, now: '' }).find(([field]) => field === FIELD.args);
+      } catch (error) {
+        error.message = `task ${index}: ${error.message}`;
+        throw error;
+      }
+      const id = newTaskId();
+      ids.push(id);
+      taskKeys.push(k.task(id));
+      tasks.push(id, dueMs, '1', FIELD.args, text);
+    });
+    if (!ids.length) return [];
+    const call = scriptCall('submit_many', {
+      keys: { pending: k.pending(queue), scheduled: k.scheduled(queue), task: taskKeys },
+      argv: {
+        cmd_channel: k.cmd,
+        scheduled_command: k.scheduledCommand(queue),
+        count: ids.length,
+        common_fields: JSON.stringify(Object.fromEntries(common)),
+        tasks,
+      },
+    });
+    // 'exists' can only be a resend of this very call after a lost reply (the ids are random): written.
+    await runScript(this.#redis, call);
+    return ids.map((id) => new Task(this, id, queue));
   }
 
   /** Submit and await the result in one: resolves with the return value, rejects like Task.result. */

@@ -15,6 +15,39 @@ const { DecodeError } = require('./errors');
  * own order (JavaScript lists integer-like keys first; no hash field name of the schema is one).
  */
 const REST = '...';
+/** A KEYS or ARGV name ending in this takes the rest: an array of values, as they are. */
+const LIST = '*';
+
+/** The bare name of a KEYS or ARGV entry: without '...' or '*'. */
+function bare(name) {
+  if (name.endsWith(REST)) return name.slice(0, -REST.length);
+  return name.endsWith(LIST) ? name.slice(0, -LIST.length) : name;
+}
+
+/** KEYS or ARGV in the script's order, from values given by name. */
+function flatten(script, kind, declared, given) {
+  const names = declared.map(bare);
+  checkNames(script, kind, names, given);
+  const flat = [];
+  declared.forEach((spelled, index) => {
+    const name = names[index];
+    const value = given[name];
+    const what = kind === 'keys' ? `key ${name}` : `argument ${name}`;
+    if (spelled.endsWith(LIST)) {
+      if (!Array.isArray(value)) throw new TypeError(`script ${script}: ${what} must be an array`);
+      for (const item of value) flat.push(typeof item === 'string' ? item : text(script, what, item));
+    } else if (!spelled.endsWith(REST)) {
+      flat.push(text(script, what, value));
+    } else if (!isPlainObject(value)) {
+      throw new TypeError(`script ${script}: ${what} must be an object of field name -> value`);
+    } else {
+      for (const [field, item] of Object.entries(value)) {
+        flat.push(field, text(script, `${what} (field ${field})`, item));
+      }
+    }
+  });
+  return flat;
+}
 
 function specOf(name) {
   if (typeof name !== 'string' || !Object.hasOwn(schema.scripts, name)) {
@@ -55,24 +88,8 @@ function checkNames(script, kind, declared, given) {
  */
 function scriptCall(name, { keys, argv } = {}) {
   const spec = specOf(name);
-  checkNames(name, 'keys', spec.keys, keys);
-  const names = spec.argv.map((arg) => (arg.endsWith(REST) ? arg.slice(0, -REST.length) : arg));
-  checkNames(name, 'argv', names, argv);
-  const flat = [];
-  spec.argv.forEach((declared, index) => {
-    const arg = names[index];
-    const value = argv[arg];
-    if (!declared.endsWith(REST)) {
-      flat.push(text(name, `argument ${arg}`, value));
-    } else if (!isPlainObject(value)) {
-      throw new TypeError(`script ${name}: argument ${arg} must be an object of field name -> value`);
-    } else {
-      for (const [field, item] of Object.entries(value)) {
-        flat.push(field, text(name, `argument ${arg} (field ${field})`, item));
-      }
-    }
-  });
-  const keyList = spec.keys.map((key) => text(name, `key ${key}`, keys[key]));
+  const keyList = flatten(name, 'keys', spec.keys, keys);
+  const flat = flatten(name, 'argv', spec.argv, argv);
   return Object.freeze({ name, spec, keys: Object.freeze(keyList), argv: Object.freeze(flat) });
 }
 

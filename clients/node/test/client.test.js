@@ -246,3 +246,38 @@ test('environment: DOSHIT_REDIS_URL, DOSHIT_APP_PREFIX, DOSHIT_QUEUE', async () 
   });
   assert.throws(() => resolve({}, { DOSHIT_TASK_VIRTUAL_MEMORY_LIMIT: 'lots' }), doshit.ConfigError);
 });
+
+test('submitMany writes every task as submit would, in order, and each gets its result', async () => {
+  const tasks = await client.submitMany('echo', [{ value: 1 }, { value: 'two' }, { value: [3] }], { retries: 2, meta: { m: 1 } });
+  assert.equal(tasks.length, 3);
+  assert.deepStrictEqual(await db.redis.lRange(`${prefix}:default:pending`, 0, -1), tasks.map((t) => t.id).reverse());
+  const single = await client.submit('echo', { value: 1 }, { retries: 2, meta: { m: 1 } });
+  const many = await db.redis.hGetAll(`${prefix}:task:${tasks[0].id}`);
+  const one = await db.redis.hGetAll(`${prefix}:task:${single.id}`);
+  assert.deepStrictEqual(Object.keys(many).sort(), Object.keys(one).sort());
+  for (const field of Object.keys(one).filter((name) => name !== 'pending-created')) assert.equal(many[field], one[field], field);
+  for (let i = 0; i < 4; i += 1) await workOne(db.redis, prefix, echo);
+  assert.deepStrictEqual(await Promise.all(tasks.map((t) => t.result({ timeout: 5000 }))), [1, 'two', [3]]);
+});
+
+test('submitMany with a delay schedules them all; an empty list writes nothing', async () => {
+  const tasks = await client.submitMany('echo', [{ value: 1 }, { value: 2 }], { delay: 30, queue: 'later' });
+  const info = await client.getTask(tasks[1].id);
+  assert.equal(info.state, 'scheduled');
+  assert.equal(info.queue, 'later');
+  assert.equal(await db.redis.zCard(`${prefix}:later:scheduled`), 2);
+  assert.equal(await db.redis.exists(`${prefix}:later:pending`), 0);
+  assert.deepStrictEqual(await client.submitMany('echo', []), []);
+});
+
+test('submitMany refuses bad input before anything is written', async () => {
+  await assert.rejects(client.submitMany('echo', { value: 1 }), /array of argument objects/);
+  await assert.rejects(client.submitMany('echo', [{ value: 1 }, [2]]), /task 1: args must be an object/);
+  await assert.rejects(client.submitMany('echo', [{ value: 1 }, { value: NaN }]), doshit.EncodeError);
+  await assert.rejects(client.submitMany('', [{}]), TypeError);
+  await assert.rejects(client.submitMany('echo', [{}], { taskId: 'x' }), /unknown option/);
+  await assert.rejects(client.submitMany('echo', [{}], { retries: -1 }), RangeError);
+  const tooMany = Array.from({ length: doshit.schema.limits.submit_many_max + 1 }, () => ({}));
+  await assert.rejects(client.submitMany('echo', tooMany), /at most 10000 tasks/);
+  assert.deepStrictEqual(await db.redis.keys(`${prefix}:*`), []);
+});

@@ -14,5 +14,8 @@ try {
 }
 const outcome: RequeueOutcome = await (await client.submit('echo', {}, { at: new Date(), timeout: 5 })).requeue();
 console.log(outcome);
+const many = await client.submitMany<string>('echo', [{ text: 'a' }, { text: 'b' }], { retries: 2, delay: 1 });
+const first: string = await many[0].result();
+console.log(first);
 await client.close();
 doshit('redis://127.0.0.1:6379/0').end();
