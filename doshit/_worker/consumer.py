@@ -36,6 +36,15 @@ from .upkeep import Retry, Stopped, pause, retrying
 
 log = logging.getLogger("doshit.worker")
 
+SHORT_TASK = 0.005
+"""Seconds: while the tasks' typical run is shorter than this, a pool that claims ahead claims
+FURTHER_AHEAD times as far ahead (a task waits a few milliseconds for its slot, and each round trip
+to Redis serves more tasks); longer tasks are claimed one ahead per slot, so that an idle worker
+beside this one is not left without work while tasks wait here."""
+FURTHER_AHEAD = 3
+TYPICAL_WEIGHT = 0.1
+"""How much each finished run moves the typical run time (an exponential moving average)."""
+
 
 @dataclass
 class InFlight:
@@ -103,6 +112,10 @@ class Consumer:
         self.idle.set()
         self.stopped = asyncio.Event()
         self._free = pool.size + pool.ahead
+        self._typical = SHORT_TASK
+        """The typical run time of this worker's tasks, in seconds (until one ran: not short)."""
+        self._further = pool.ahead * (FURTHER_AHEAD - 1)
+        """Slots beyond size + ahead, used only while tasks are short."""
         self._wake = asyncio.Event()
         self._order = itertools.count()
         self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
@@ -131,13 +144,14 @@ class Consumer:
         backlog = 0  # pending tasks the last claim saw: take that many at once, else block for one
         retry = Retry("taking tasks")
         while not self.stopping:
-            if self._free <= 0:  # (idle takes on several queues may answer at once: then below 0)
+            free = self._free + (self._further if self._typical < SHORT_TASK else 0)
+            if free <= 0:  # (idle takes on several queues may answer at once: then below 0)
                 self._wake.clear()
                 await self._wake.wait()
                 await asyncio.sleep(0)  # let the tasks finishing in this same moment free their slots too
                 continue
             try:
-                taken = await self._fetch(min(self._free, backlog), block=not backlog and not self.burst)
+                taken = await self._fetch(min(free, backlog), block=not backlog and not self.burst)
             except (redis.RedisError, OSError) as exc:
                 if not unavailable(exc):
                     raise
@@ -360,6 +374,8 @@ class Consumer:
         job = entry.job
         self._progress.pop(job.task_id, None)
         duration = None if entry.started_at is None else time.monotonic() - entry.started_at
+        if duration is not None:
+            self._typical += (duration - self._typical) * TYPICAL_WEIGHT
         if outcome.ok:
             log.debug("task %s: %s successful", job.task_id, shown(job.function))
             self.outcomes.finish(job.task_id, job.attempt, outcome, job.queue, entry.progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -232,14 +233,16 @@ class ProcessPool:
         self.worker_id = ""
         """The id of the worker the pool runs tasks for (the tasks' context tells it)."""
         self._children = [Child(app, n, options or ChildOptions()) for n in range(size)]
-        self._idle: asyncio.Queue[Child] = asyncio.Queue()
+        self._idle: collections.deque[Child] = collections.deque()
+        self._waiters: collections.deque[asyncio.Future[Child]] = collections.deque()
+        """Tasks waiting for a child, first come first served."""
         self._busy: dict[str, Child] = {}
         self._killers: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         await asyncio.gather(*(child.start() for child in self._children))
         for child in self._children:
-            self._idle.put_nowait(child)
+            self._release(child)
 
     async def _ready(self, child: Child) -> Child:
         if child.alive and child.worn_out:
@@ -257,30 +260,46 @@ class ProcessPool:
                 await asyncio.sleep(delay)
         return child
 
+    def _release(self, child: Child) -> None:
+        """A child is free: to the task that has waited longest for one, else back to the idle ones.
+        (Handed over directly, so a task that comes later never overtakes one that waits.)"""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(child)
+                return
+        self._idle.append(child)
+
     async def _acquire(self, stop: asyncio.Future[Stop]) -> Child:
-        """The next free, live child; NotStarted if ``stop`` is set first."""
+        """The next free, live child, in the order tasks asked; NotStarted if ``stop`` is set first."""
         if stop.done():
             raise NotStarted(stop.result())
-        if not self._idle.empty():  # the common case: no waiting at all
-            child = self._idle.get_nowait()
-            if child.alive and not child.worn_out:
-                return child
-            self._idle.put_nowait(child)
-        getter = asyncio.ensure_future(self._idle.get())
-        await asyncio.wait((getter, stop), return_when=asyncio.FIRST_COMPLETED)
+        if self._idle and not self._waiters:  # the common case: no waiting at all
+            child = self._idle.popleft()
+        else:
+            waiter: asyncio.Future[Child] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await asyncio.wait((waiter, stop), return_when=asyncio.FIRST_COMPLETED)
+            except BaseException:  # cancelled while waiting: a child handed over meanwhile goes on
+                if waiter.done() and not waiter.cancelled():
+                    self._release(waiter.result())
+                waiter.cancel()
+                raise
+            if not waiter.done():  # stopped first (the cancelled waiter is skipped when its turn comes)
+                waiter.cancel()
+                raise NotStarted(stop.result())
+            child = waiter.result()
         if stop.done():
-            if getter.done():
-                self._idle.put_nowait(getter.result())
-            else:
-                getter.cancel()
+            self._release(child)
             raise NotStarted(stop.result())
-        child = getter.result()
         try:
             await self._ready(child)
-        finally:
-            if stop.done():
-                self._idle.put_nowait(child)
+        except BaseException:
+            self._release(child)
+            raise
         if stop.done():
+            self._release(child)
             raise NotStarted(stop.result())
         return child
 
@@ -306,7 +325,7 @@ class ProcessPool:
             killer = self._killers.pop(job.task_id, None)
             if killer is not None:
                 killer.cancel()
-            self._idle.put_nowait(child)
+            self._release(child)
         if child.kill_reason is not None and not outcome.ok:
             return failed(child.kill_reason, outcome.exception)
         return outcome
