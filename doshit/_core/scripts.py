@@ -8,6 +8,7 @@ a word. The shared vectors in schema/vectors/scripts.json hold the same calls an
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,9 +70,16 @@ def _check_names(script: str, kind: str, declared: list[str], given: Mapping[str
         raise TypeError(f"script {script}: {kind}: {'; '.join(p for p in parts if p)} (it takes {', '.join(declared)})")
 
 
+@functools.cache
+def _bare(declared: tuple[str, ...]) -> list[str]:
+    """The names of KEYS or ARGV without their '...' or '*'."""
+    return [name.removesuffix(REST).removesuffix(LIST) for name in declared]
+
+
 def _flatten(script: str, kind: str, declared: tuple[str, ...], given: Mapping[str, Any]) -> tuple[str, ...]:
-    names = [name.removesuffix(REST).removesuffix(LIST) for name in declared]
-    _check_names(script, kind, names, given)
+    names = _bare(declared)
+    if len(given) != len(names) or not all(name in given for name in names):
+        _check_names(script, kind, names, given)
     flat: list[str] = []
     for spelled, name in zip(declared, names, strict=True):
         value = given[name]
@@ -86,7 +94,10 @@ def _flatten(script: str, kind: str, declared: tuple[str, ...], given: Mapping[s
             flat.append(_text(script, name, value))
         elif isinstance(value, Mapping):
             for field, item in value.items():
-                flat += [_text(script, name, field), _text(script, name, item)]
+                if type(field) is str and type(item) is str:
+                    flat += (field, item)
+                else:
+                    flat += (_text(script, name, field), _text(script, name, item))
         else:
             raise TypeError(f"script {script}: argument {name} must map field names to values")
     return tuple(flat)
