@@ -209,7 +209,7 @@ def new_task_id() -> str:
 
 
 def _field_options(
-    queue: str, options: SubmitOptions, due: datetime | None, now: str, max_args_bytes: int
+    queue: str, options: SubmitOptions, due: datetime | None, now: str | None, max_args_bytes: int
 ) -> dict[str, Any]:
     """submit_fields' keyword arguments for these options."""
     return dict(
@@ -237,19 +237,7 @@ def submit(
     """Write the task and push its id, after making sure the results subscription is live."""
     task_id = new_task_id() if options.task_id is None else check_task_id(options.task_id)
     due = options.due()
-    fields = submit_fields(
-        function,
-        kwargs,
-        queue=queue,
-        username=options.username,
-        virtual_memory_limit=options.virtual_memory_limit,
-        result_ttl=options.result_ttl,
-        retries=options.retries,
-        timeout=options.timeout,
-        due=due,
-        max_args_bytes=max_args_bytes,
-        meta=options.meta,
-    )
+    fields = submit_fields(function, kwargs, **_field_options(queue, options, due, None, max_args_bytes))
     call = script_call(
         "submit",
         keys=dict(task=keys.task(task_id), pending=keys.pending(queue), scheduled=keys.scheduled(queue)),
