@@ -16,6 +16,7 @@ from ._errors import (
     TaskError,
     TaskExists,
     TaskFailed,
+    TaskNotDurable,
     TaskNotFound,
     TaskTimeout,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "TaskExists",
     "TaskFailed",
     "TaskInfo",
+    "TaskNotDurable",
     "TaskNotFound",
     "TaskTimeout",
     "Worker",

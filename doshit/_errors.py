@@ -27,6 +27,17 @@ class TaskExists(DoshitError):
     """A submit asked for a task id whose hash already exists; nothing was written."""
 
 
+class TaskNotDurable(DoshitError):
+    """A submit asked for replicas (the URL's durable_replicas) and fewer had the task when their time
+    (durable_timeout_ms) was up. The task is written to the master and will run, unless a failover
+    loses it: ``task_id`` says which (empty for several), ``acknowledged`` how many replicas had it."""
+
+    def __init__(self, message: str, *, task_id: str = "", acknowledged: int = 0) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.acknowledged = acknowledged
+
+
 class TaskNotFound(DoshitError, LookupError):
     """No task hash exists for that id (never submitted, or expired)."""
 

@@ -16,7 +16,7 @@ from .conftest import ROOT
 EXPECTED = {
     "EVENTS", "AppRef", "AsyncClient", "AsyncTask", "Client", "ConfigError", "DecodeError", "DoshitError",
     "EncodeError", "Event", "Registry", "RegistryError", "Task", "TaskContext", "TaskError", "TaskExists",
-    "TaskFailed", "TaskInfo", "TaskNotFound", "TaskTimeout", "Worker", "task",
+    "TaskFailed", "TaskInfo", "TaskNotDurable", "TaskNotFound", "TaskTimeout", "Worker", "task",
 }  # fmt: skip
 PUBLIC_MODULES = {"testing"}
 TESTING = {"PrivateRedis", "answers", "free_port", "redis_server_binary"}

@@ -19,6 +19,7 @@ export import EncodeError = doshit.EncodeError;
 export import DecodeError = doshit.DecodeError;
 export import ConfigError = doshit.ConfigError;
 export import TaskExistsError = doshit.TaskExistsError;
+export import TaskNotDurableError = doshit.TaskNotDurableError;
 export import TaskNotFoundError = doshit.TaskNotFoundError;
 export import TaskTimeoutError = doshit.TaskTimeoutError;
 export import TaskFailedError = doshit.TaskFailedError;

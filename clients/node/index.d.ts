@@ -2,7 +2,7 @@
 // The task hash's fields come from lib/fields.d.ts, generated from schema/schema.json.
 
 import { EventEmitter } from 'node:events';
-import type { RedisClientOptions, RedisClientType } from '@redis/client';
+import type { RedisClientOptions, RedisClientType, RedisSentinelType } from '@redis/client';
 import type { TaskFields as GeneratedTaskFields } from './lib/fields';
 
 /** The legacy 1.1.2 entry point: `require('doshit')(redisUrl, prefix, queue)`. */
@@ -17,10 +17,15 @@ declare namespace doshit {
 
   interface ClientOptions {
     /**
-     * redis://, rediss:// or unix:///path?db=N. Default: DOSHIT_REDIS_URL, else redis://127.0.0.1:6379/0.
+     * redis://, rediss://, unix:///path?db=N or redis+sentinel://host1:26379,host2:26379/service[/db].
+     * Default: DOSHIT_REDIS_URL, else redis://127.0.0.1:6379/0.
      * A rediss:// URL may name TLS files as redis-py does: ?ssl_ca_certs=, ssl_certfile=, ssl_keyfile=
      * (read at createClient), and ssl_cert_reqs=none, ssl_check_hostname=false. Percent-encode '/'
-     * and '@' in a password.
+     * and '@' in a password. A redis+sentinel:// URL asks the sentinels for the service's master and
+     * follows its failovers; its user and password are the master's, ?sentinel_username= and
+     * ?sentinel_password= the sentinels'. Any URL may add ?durable_replicas=N&durable_timeout_ms=T:
+     * then a submit resolves only once N replicas have the task (WAIT), else it rejects with
+     * TaskNotDurableError.
      */
     url?: string;
     /** Key prefix. Default: DOSHIT_APP_PREFIX, else 'doshit'. */
@@ -136,8 +141,11 @@ declare namespace doshit {
     readonly prefix: string;
     readonly queue: string;
     readonly keys: Keys;
-    /** The node-redis connection commands go out on. */
-    readonly redis: RedisClientType;
+    /**
+     * The node-redis connection commands go out on: a RedisSentinel for a redis+sentinel:// URL
+     * (its sendCommand also takes the RedisClient form, sendCommand(args, options)).
+     */
+    readonly redis: RedisClientType | RedisSentinelType;
     /** How many task keys are still watched or kept (0 once every result was delivered). */
     readonly watching: number;
     submit<R = unknown>(fn: string, args?: Record<string, Value | undefined>, options?: SubmitOptions): Promise<Task<R>>;
@@ -231,6 +239,15 @@ declare namespace doshit {
   class ConfigError extends DoshitError {}
   class TaskExistsError extends DoshitError {
     readonly taskId: string;
+  }
+  /**
+   * A submit asked for replicas (the URL's durable_replicas) and fewer had the task within
+   * durable_timeout_ms. The task is written to the master and runs, unless a failover loses it.
+   */
+  class TaskNotDurableError extends DoshitError {
+    readonly taskId: string;
+    /** How many replicas had it. */
+    readonly acknowledged: number;
   }
   class TaskNotFoundError extends DoshitError {
     readonly taskId: string;

@@ -20,6 +20,7 @@ export const {
   DecodeError,
   ConfigError,
   TaskExistsError,
+  TaskNotDurableError,
   TaskNotFoundError,
   TaskTimeoutError,
   TaskFailedError,

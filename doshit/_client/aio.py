@@ -98,7 +98,7 @@ class AsyncClient(ClientBase):
         if isinstance(step, f.Call):
             return await self.redis.execute_command(*step.args)
         if isinstance(step, f.RunScript):
-            return (await run_scripts(self.redis, [step.call]))[0]
+            return (await run_scripts(self.redis, [step.call], self.settings.durability))[0]
         if isinstance(step, f.Subscribe):
             return await self._subscriber.ensure()
         if isinstance(step, f.Watch):

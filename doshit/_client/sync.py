@@ -199,7 +199,7 @@ class Client(ClientBase):
         if isinstance(step, f.Call):
             return self.redis.execute_command(*step.args)
         if isinstance(step, f.RunScript):
-            return run_script(self.redis, step.call)
+            return run_script(self.redis, step.call, self.settings.durability)
         if isinstance(step, f.Subscribe):
             return self._subscriber.ensure()
         if isinstance(step, f.Watch):

@@ -3,7 +3,8 @@
 The environment variables and the default URL are the schema's (``config`` in schema/schema.json),
 the same for every language:
 
-- ``DOSHIT_REDIS_URL``: ``redis://``, ``rediss://`` or ``unix://`` URL, with user and password if needed.
+- ``DOSHIT_REDIS_URL``: ``redis://``, ``rediss://``, ``unix://`` or ``redis+sentinel://`` URL, with user and
+  password if needed.
 - ``DOSHIT_REDIS``: legacy; a JSON object of redis-py connection keyword arguments, used when there is no URL.
 - ``DOSHIT_APP_PREFIX``: legacy name of the key prefix.
 - ``DOSHIT_QUEUE``: the queue.
@@ -14,13 +15,14 @@ Making connections from a ``Settings`` is the Redis edge's job (doshit/_redis.py
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 from .._errors import ConfigError
 from .keys import Keys
@@ -41,6 +43,36 @@ class Settings:
     def keys(self) -> Keys:
         return Keys(self.prefix)
 
+    @functools.cached_property
+    def sentinel(self) -> SentinelTarget | None:
+        """Where the sentinels are and what to ask them, for a redis+sentinel:// URL (else None)."""
+        if self.url is None or not self.url.lower().startswith(f"{SENTINEL_SCHEME}://"):
+            return None
+        return parse_sentinel_url(self.url)
+
+    @functools.cached_property
+    def durability(self) -> Durability | None:
+        """How many replicas must have a submitted task before a submit returns (the URL's
+        durable_replicas and durable_timeout_ms), or None: a submit returns once the master has it."""
+        return None if self.url is None else parse_durability(self.url)
+
+    @property
+    def socket_timeout(self) -> float | None:
+        """The longest a connection waits for a reply, when the configuration sets it."""
+        if self.url is None:
+            value = self.redis_kwargs.get("socket_timeout")
+            return float(value) if isinstance(value, (int, float)) else None
+        text = _query(self.url, "").get("socket_timeout")
+        try:
+            return None if text is None else float(text)
+        except ValueError:
+            return None
+
+    @property
+    def redis_py_url(self) -> str | None:
+        """The URL as redis-py reads it: without doshit's own query parameters."""
+        return None if self.url is None else without_params(self.url, DURABILITY_PARAMS)
+
     def describe(self) -> str:
         """Where this connects, with any password masked."""
         if self.url is None:
@@ -49,16 +81,174 @@ class Settings:
         return mask_url(self.url)
 
 
+SENTINEL_SCHEME = "redis+sentinel"
+"""The scheme of a URL that names sentinels and the service (master name) to ask them for."""
+SENTINEL_PORT = 26379
+"""A sentinel's port when the URL gives none."""
+DURABILITY_PARAMS = ("durable_replicas", "durable_timeout_ms")
+"""Query parameters of any Redis URL that ask a submit to wait for replicas (WAIT)."""
+SENTINEL_PARAMS = ("db", "sentinel_username", "sentinel_password", "socket_timeout", "socket_connect_timeout")
+"""The other query parameters a redis+sentinel:// URL may have."""
+DURABLE_TIMEOUT_MS = 1000
+"""How long a durable submit waits for its replicas when the URL says only how many."""
+MAX_DURABLE_TIMEOUT_MS = 60_000
+MAX_REPLICAS = 100
+
+
+@dataclass(frozen=True)
+class Durability:
+    """A submit returns once ``replicas`` replicas have the task, or fails with TaskNotDurable after
+    ``timeout_ms`` milliseconds (Redis's WAIT, sent after the submit on the same connection)."""
+
+    replicas: int
+    timeout_ms: int
+
+
+@dataclass(frozen=True)
+class SentinelTarget:
+    """A redis+sentinel:// URL, read: the sentinels to ask, the service they monitor, and how to talk
+    to its master (``username``, ``password``, ``db``) and to the sentinels."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sentinel_username: str | None = None
+    sentinel_password: str | None = field(default=None, repr=False)
+    socket_timeout: float | None = None
+    socket_connect_timeout: float | None = None
+
+
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)(.*)@", re.S)
+_QUERY_PASSWORD = re.compile(r"([?&](?:sentinel_)?password=)[^&#]*", re.I)
 
 
 def mask_url(url: str) -> str:
-    """The URL with its password replaced by ***, whatever the password holds ('@' and '/' too)."""
+    """The URL with its passwords replaced by ***, whatever they hold ('@' and '/' too): the one in
+    the user info, and a (sentinel_)password query parameter."""
+    url = _QUERY_PASSWORD.sub(r"\1***", url)
     found = _USERINFO.match(url)
     if found is None or ":" not in found.group(2):
         return url
     user = found.group(2).split(":", 1)[0]
     return f"{found.group(1)}{user}:***@{url[found.end() :]}"
+
+
+def without_params(url: str, names: tuple[str, ...]) -> str:
+    """The URL without these query parameters (the rest kept as written)."""
+    head, mark, rest = url.partition("?")
+    if not mark:
+        return url
+    query, hash_mark, fragment = rest.partition("#")
+    kept = [part for part in query.split("&") if part and part.split("=", 1)[0] not in names]
+    return head + ("?" + "&".join(kept) if kept else "") + hash_mark + fragment
+
+
+def _query(url: str, shown: str) -> dict[str, str]:
+    """The URL's query parameters (the last of each name wins, as in redis-py)."""
+    query = url.partition("?")[2].partition("#")[0]
+    try:
+        return dict(parse_qsl(query, keep_blank_values=True, strict_parsing=False))
+    except ValueError as exc:  # pragma: no cover - parse_qsl is lenient
+        raise ConfigError(f"Redis URL has a bad query ({exc}): {shown}") from None
+
+
+def _whole_number(name: str, text: str, low: int, high: int, shown: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 9) or not low <= int(text) <= high:
+        raise ConfigError(f"Redis URL's {name} must be a whole number from {low} to {high}, got {text!r}: {shown}")
+    return int(text)
+
+
+def _seconds(name: str, text: str, shown: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 3600:  # (NaN fails too)
+        raise ConfigError(f"Redis URL's {name} must be a number of seconds above 0, got {text!r}: {shown}")
+    return value
+
+
+def parse_durability(url: str) -> Durability | None:
+    """The durable_replicas and durable_timeout_ms query parameters of a URL (any scheme);
+    ConfigError for values that cannot be used."""
+    shown = mask_url(url)
+    query = _query(url, shown)
+    replicas, timeout = query.get(DURABILITY_PARAMS[0]), query.get(DURABILITY_PARAMS[1])
+    if replicas is None:
+        if timeout is not None:
+            raise ConfigError(f"Redis URL gives {DURABILITY_PARAMS[1]} without {DURABILITY_PARAMS[0]}: {shown}")
+        return None
+    count = _whole_number(DURABILITY_PARAMS[0], replicas, 0, MAX_REPLICAS, shown)
+    ms = DURABLE_TIMEOUT_MS
+    if timeout is not None:
+        ms = _whole_number(DURABILITY_PARAMS[1], timeout, 1, MAX_DURABLE_TIMEOUT_MS, shown)
+    return Durability(count, ms) if count else None
+
+
+def _host_port(text: str, shown: str) -> tuple[str, int]:
+    found = re.fullmatch(r"(\[[^\]]*\]|[^:\[\]]*)(?::(.*))?", text)
+    host = "" if found is None else found.group(1).strip("[]")
+    if not host:
+        raise ConfigError(f"a {SENTINEL_SCHEME}:// URL names a sentinel without a host ({text!r}): {shown}")
+    port = None if found is None else found.group(2)
+    if port is None or port == "":
+        return host, SENTINEL_PORT
+    if not (port.isascii() and port.isdigit() and len(port) <= 5) or not 0 < int(port) <= 65535:
+        raise ConfigError(f"Redis URL has a bad port {port!r} (a number from 1 to 65535): {shown}")
+    return host, int(port)
+
+
+def parse_sentinel_url(url: str) -> SentinelTarget:
+    """``redis+sentinel://[user:password@]host[:port][,host[:port]...]/service[/db][?query]``, read;
+    ConfigError (one line, the password masked) for one that cannot be used. The user and password
+    are the master's (and its replicas'); the sentinels' are the query's sentinel_username and
+    sentinel_password. A port left out is 26379."""
+    shown = mask_url(url)
+    form = f"{SENTINEL_SCHEME}://host1:26379,host2:26379/service[/db]"
+    rest = url[len(SENTINEL_SCHEME) + 3 :]
+    end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i != -1), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    path = tail.partition("?")[0].partition("#")[0]
+    if "@" in tail or authority.count("@") > 1:
+        raise ConfigError(f"Redis URL has '@' or '/' in its password or user: percent-encode them (%40, %2F): {shown}")
+    userinfo, at, places = authority.rpartition("@")
+    username = password = None
+    if at:
+        user, colon, secret = userinfo.partition(":")
+        username = unquote(user) or None
+        password = unquote(secret) if colon and secret else None
+    if not places:
+        raise ConfigError(f"a {SENTINEL_SCHEME}:// URL names its sentinels and the service: {form}: {shown}")
+    sentinels = tuple(_host_port(place, shown) for place in places.split(","))
+    segments = path.split("/")[1:] if path else []
+    if not segments or not segments[0]:
+        raise ConfigError(f"a {SENTINEL_SCHEME}:// URL needs the service (master) name: {form}: {shown}")
+    if len(segments) > 2 or (len(segments) == 2 and not segments[1]):
+        raise ConfigError(f"a {SENTINEL_SCHEME}:// URL's path is /service or /service/db: {form}: {shown}")
+    query = _query(url, shown)
+    unknown = sorted(set(query) - set(SENTINEL_PARAMS) - set(DURABILITY_PARAMS))
+    if unknown:
+        known = ", ".join((*SENTINEL_PARAMS, *DURABILITY_PARAMS))
+        raise ConfigError(
+            f"{', '.join(unknown)}: not a parameter of a {SENTINEL_SCHEME}:// URL (it takes {known}): {shown}"
+        )
+    database = query.get("db", segments[1] if len(segments) == 2 else "0")
+    if not (database.isascii() and database.isdigit() and len(database) <= 9):
+        raise ConfigError(f"Redis URL's database must be a number, got {database!r}: {shown}")
+    timeouts = {name: _seconds(name, query[name], shown) for name in SENTINEL_PARAMS[3:] if name in query}
+    parse_durability(url)
+    return SentinelTarget(
+        sentinels=sentinels,
+        service=unquote(segments[0]),
+        db=int(database),
+        username=username,
+        password=password,
+        sentinel_username=query.get("sentinel_username") or None,
+        sentinel_password=query.get("sentinel_password") or None,
+        **timeouts,
+    )
 
 
 def check_url(url: str) -> None:
@@ -71,6 +261,10 @@ def check_url(url: str) -> None:
     if parts.scheme not in URL_SCHEMES:
         *others, last = (f"{scheme}://" for scheme in URL_SCHEMES)
         raise ConfigError(f"Redis URL must start with {', '.join(others)} or {last}: {shown}")
+    if parts.scheme == SENTINEL_SCHEME:
+        parse_sentinel_url(url)
+        return
+    parse_durability(url)
     if "@" in parts.path or "@" in parts.query or ("@" in parts.netloc and parts.netloc.count("@") > 1):
         raise ConfigError(f"Redis URL has '@' or '/' in its password or user: percent-encode them (%40, %2F): {shown}")
     if parts.scheme == "unix":

@@ -21,7 +21,7 @@ DEFAULT_QUEUE: Final = 'default'
 DEFAULT_URL: Final = 'redis://127.0.0.1:6379/0'
 """Redis URL used when neither an argument nor the environment names one."""
 
-URL_SCHEMES: Final = ('redis', 'rediss', 'unix')
+URL_SCHEMES: Final = ('redis', 'rediss', 'unix', 'redis+sentinel')
 """The URL schemes a Redis URL may have."""
 
 RECONNECT_DELAYS: Final = (0.1, 0.5, 1.0, 2.0, 5.0)
@@ -129,7 +129,7 @@ class Env:
     """Names of the environment variables clients and workers read."""
 
     URL: Final = 'DOSHIT_REDIS_URL'
-    """added: redis://, rediss:// or unix:// URL, with user and password if needed."""
+    """added: redis://, rediss://, unix:// or redis+sentinel:// URL, with user and password if needed."""
 
     REDIS_JSON: Final = 'DOSHIT_REDIS'
     """legacy: A JSON object of connection settings (redis-py keyword arguments), used when there is no URL."""

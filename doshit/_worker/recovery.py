@@ -10,6 +10,10 @@ tasks (delayed ones and retries) when they are due.
   index the ids whose hash has expired.
 - ``Promoter``: moves the due ids of the scheduled set to pending, sleeping until the next one is due
   (or a scheduled command says a new one came).
+- ``Audit``: after Redis was unavailable or its master moved (a failover), each worker looks for the
+  tasks Redis says it runs and it does not hold: what it wrote of their end was lost with the old
+  master (replication is asynchronous), so they would stay executing under a live worker forever.
+  Seen so twice, one interval apart, such a task is given back to its queue (unclaim).
 """
 
 from __future__ import annotations
@@ -18,16 +22,17 @@ import asyncio
 import collections
 import contextlib
 import logging
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import redis
 import redis.asyncio
 
 from .._core import codec
-from .._core.schema import PromoteReply, RecoverReply, TaskField
+from .._core.schema import PromoteReply, RecoverReply, State, TaskField, UnclaimReply
 from .._core.stats import Stats
 from .._core.worker_rules import WorkerProtocol
-from .._redis import run_scripts_apart, unavailable
+from .._redis import disruptions, run_scripts_apart, unavailable
 from .events import Event, Hooks
 from .upkeep import Retry
 
@@ -40,6 +45,8 @@ PROMOTE_WAIT = 2.0
 that sends no scheduled command is seen within it)."""
 TRIM_EVERY = 12
 """Every this many recovery rounds, the failed index loses the ids whose hash is gone."""
+AUDIT_ROUNDS = 3
+"""After each disruption, a worker looks at its own tasks in this many rounds that reach Redis."""
 
 
 class Recovery:
@@ -178,3 +185,63 @@ class Promoter:
             return PROMOTE_WAIT
         score = float(upcoming[0][1])
         return max(0.0, min(PROMOTE_WAIT, (score - codec.unix_ms()) / 1000))
+
+
+class Audit:
+    """Gives back the tasks that Redis says this worker runs and it does not hold; see the module's
+    docstring. Runs only for AUDIT_ROUNDS rounds after this process saw Redis unavailable or its
+    master move, so a worker reads the executing lists only then."""
+
+    def __init__(
+        self, conn: redis.asyncio.Redis, protocols: Sequence[WorkerProtocol], held: Callable[[], Collection[str]]
+    ) -> None:
+        self.conn = conn
+        self.protocols = list(protocols)
+        self.held = held
+        """The ids of the tasks this worker holds: claimed, and their end not written yet."""
+        self.given_back = 0
+        self._seen = disruptions()
+        self._rounds_left = 0
+        self._suspects: dict[str, str] = {}
+        """Ids (and their attempt) found executing under this worker, not held, in the last round."""
+
+    async def once(self, retry: Retry) -> None:
+        if disruptions() != self._seen:
+            self._seen = disruptions()
+            self._rounds_left = AUDIT_ROUNDS
+        if self._rounds_left <= 0:
+            self._suspects.clear()
+            return
+        found: list[tuple[WorkerProtocol, str, str]] = []
+        for protocol in self.protocols:
+            ids = list(dict.fromkeys(str(i) for i in await self.conn.lrange(protocol.executing, 0, -1)))
+            for start in range(0, len(ids), BATCH):
+                batch = ids[start : start + BATCH]
+                pipe = self.conn.pipeline(transaction=False)
+                for task_id in batch:
+                    pipe.hmget(protocol.keys.task(task_id), TaskField.STATE, TaskField.WORKER, TaskField.ATTEMPT)
+                for task_id, fields in zip(batch, await pipe.execute(raise_on_error=False), strict=True):
+                    if isinstance(fields, list) and fields[:2] == [State.EXECUTING, protocol.worker_id]:
+                        found.append((protocol, task_id, str(fields[2])))
+        held = set(self.held())  # read after Redis answered: a task claimed since then is held now
+        suspects: dict[str, str] = {}
+        lost: list[tuple[WorkerProtocol, str]] = []
+        for protocol, task_id, attempt in found:
+            if task_id in held:
+                continue
+            if self._suspects.get(task_id) == attempt:  # the second time: not a claim whose reply is on its way
+                lost.append((protocol, task_id))
+            else:
+                suspects[task_id] = attempt
+        if lost:
+            replies = await run_scripts_apart(self.conn, [protocol.unclaim(task_id) for protocol, task_id in lost])
+            for (protocol, task_id), reply in zip(lost, replies, strict=True):
+                if isinstance(reply, Exception) or reply.status != UnclaimReply.GIVEN_BACK:
+                    continue
+                self.given_back += 1
+                log.warning(
+                    "task %s: Redis says this worker runs it, but it does not (what it wrote of the run was lost, "
+                    "with a failover?); gave it back to %s", task_id, protocol.pending,
+                )  # fmt: skip
+        self._suspects = suspects
+        self._rounds_left -= 1

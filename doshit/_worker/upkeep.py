@@ -33,7 +33,7 @@ from .._core.keys import Keys, KillAll, KillTask, Scheduled
 from .._core.schema import TaskField, WorkerField
 from .._core.stats import Stats
 from .._core.worker_rules import WorkerInfo, count_fields
-from .._redis import connect, unavailable
+from .._redis import connect, note_disruption, unavailable
 
 log = logging.getLogger("doshit.worker")
 T = TypeVar("T")
@@ -56,6 +56,7 @@ class Retry:
     def failed(self, exc: BaseException) -> float:
         """Count a failed attempt; returns the seconds to wait before the next one."""
         delay = self._backoff.failed()
+        note_disruption()
         log.warning("Redis unreachable while %s (%s); retrying in %.1f s", self.doing, exc, delay)
         return delay
 

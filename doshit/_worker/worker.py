@@ -46,7 +46,7 @@ from .events import HOOK_TIMEOUT, Event, FailureHook, Hooks, check_failure_hook
 from .finisher import Finisher
 from .pool import ChildOptions, InlinePool, Pool
 from .process_pool import ProcessPool
-from .recovery import Promoter, Recovery
+from .recovery import Audit, Promoter, Recovery
 from .registry import Registry
 from .upkeep import Commands, Heartbeat, Registration, Stopped, every, retrying, this_host
 
@@ -162,6 +162,12 @@ class Worker:
         """The queues it serves, in the order it takes from them."""
         self.queue = self.queues[0]
         self.keys: Keys = self.settings.keys
+        read_timeout = self.settings.socket_timeout
+        if read_timeout is not None and read_timeout <= poll_timeout:
+            raise ConfigError(
+                f"the Redis URL's socket_timeout ({read_timeout:g} s) must be longer than the worker's blocking "
+                f"take ({poll_timeout} s): {self.settings.describe()}"
+            )
         if not hook_timeout > 0:
             raise ValueError(f"hook_timeout must be a positive number of seconds, got {hook_timeout!r}")
         self.on_failure = check_failure_hook(on_failure)
@@ -231,6 +237,11 @@ class Worker:
             for protocol in self.protocols
         ]  # fmt: skip
         self.recovery = self.recoveries[0]
+        self.audit = audit = Audit(
+            conn,
+            self.protocols,
+            lambda: [*consumer.running, *finisher.unwritten, *(e.job.task_id for e in consumer.given_back)],
+        )
         if self._stop_requests:  # stopped before it served
             self._stopped.set()
             consumer.stop()
@@ -251,6 +262,7 @@ class Worker:
                     asyncio.create_task(every(self.recovery_interval, "recovering tasks", r.once), name="recovery")
                     for r in self.recoveries
                 ),
+                asyncio.create_task(every(self.recovery_interval, "auditing its tasks", audit.once), name="audit"),
             ]
             log.info(
                 "doshit worker %s serving %s on %s (prefix %r), pool %s x%d, functions: %s",

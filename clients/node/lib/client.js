@@ -3,10 +3,11 @@
 
 const { EventEmitter } = require('node:events');
 const { inspect } = require('node:util');
-const { createClient: createRedis, RESP_TYPES } = require('@redis/client');
+const { RESP_TYPES } = require('@redis/client');
 const schema = require('./schema');
 const codec = require('./codec');
-const { configProblem, connectionOptions, resolve } = require('./config');
+const { configProblem, resolve } = require('./config');
+const { createConnection, runDurable } = require('./connection');
 const { checkQueue, checkTaskId } = require('./keys');
 const { DecodeError, DoshitError, TaskExistsError, TaskNotFoundError, TaskTimeoutError } = require('./errors');
 const { FIELD, STATE, SUBMIT_OPTIONS, TaskInfo, checkOptions, dueOf, newTaskId, submitFields } = require('./protocol');
@@ -37,7 +38,7 @@ function checkTimeout(timeout) {
 /** Open one node-redis connection; see connectionOptions for what happens when it is lost. */
 async function connect(settings, report, events = {}) {
   const state = { connected: false };
-  const redis = createRedis(connectionOptions(settings, state));
+  const redis = createConnection(settings, state);
   let reported = false;
   redis.on('error', (error) => {
     if (state.connected && !reported) {
@@ -167,7 +168,7 @@ class Client extends EventEmitter {
     const release = this.#results.keep(key);
     let reply;
     try {
-      reply = await runScript(this.#redis, call);
+      reply = await runDurable(this.#redis, call, this.#settings.durability);
     } catch (error) {
       release();
       throw error;
@@ -233,7 +234,7 @@ class Client extends EventEmitter {
       },
     });
     // 'exists' can only be a resend of this very call after a lost reply (the ids are random): written.
-    await runScript(this.#redis, call);
+    await runDurable(this.#redis, call, this.#settings.durability);
     return ids.map((id) => new Task(this, id, queue));
   }
 
@@ -431,7 +432,7 @@ class Task {
 }
 
 /**
- * Connect and resolve with a Client. Options: url (redis://, rediss:// or unix://; default
+ * Connect and resolve with a Client. Options: url (redis://, rediss://, unix:// or redis+sentinel://; default
  * DOSHIT_REDIS_URL or redis://127.0.0.1:6379/0), prefix (default 'doshit'), queue (default
  * 'default'), virtualMemoryLimit (default bytes for submitted tasks), maxArgsBytes (the largest
  * args JSON a submit writes; default schema.limits.max_args_bytes), redis (more node-redis options).

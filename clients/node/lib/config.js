@@ -2,12 +2,16 @@
 // Where to connect and which prefix and queue to use: options, then environment, then defaults.
 // The environment variables, the default URL, the URL schemes and the reconnect delays are the
 // schema's (`config` in schema/schema.json), the same as the Python side's: DOSHIT_REDIS_URL
-// (redis://, rediss:// or unix:// URL), DOSHIT_REDIS (legacy JSON of connection settings, used when
-// there is no URL), DOSHIT_APP_PREFIX, DOSHIT_QUEUE and DOSHIT_TASK_VIRTUAL_MEMORY_LIMIT.
+// (redis://, rediss://, unix:// or redis+sentinel:// URL), DOSHIT_REDIS (legacy JSON of connection
+// settings, used when there is no URL), DOSHIT_APP_PREFIX, DOSHIT_QUEUE and
+// DOSHIT_TASK_VIRTUAL_MEMORY_LIMIT.
 //
 // URLs are parsed here, not by node-redis, so that a URL means the same as in redis-py (`?db=N`,
 // the `ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile`, `ssl_cert_reqs` and `ssl_check_hostname` query
-// parameters) and a bad one is a ConfigError at createClient that never shows the password.
+// parameters) and a bad one is a ConfigError at createClient that never shows the password. A
+// redis+sentinel://[user:password@]host[:port][,host[:port]...]/service[/db] URL means what
+// doshit/_core/config.py reads it to mean, and any URL may ask for durable submits
+// (?durable_replicas=N&durable_timeout_ms=T).
 
 const fs = require('node:fs');
 const schema = require('./schema');
@@ -42,20 +46,35 @@ const TLS_SWITCHES = {
     return ['0', 'F', 'FALSE', 'N', 'NO'].includes(String(value).toUpperCase()) ? { checkServerIdentity: () => undefined } : {};
   },
 };
-/** The schemes of the schema's list that mean TLS and a unix socket. */
+/** The schemes of the schema's list that mean TLS, a unix socket and sentinels. */
 const TLS_SCHEME = 'rediss';
 const UNIX_SCHEME = 'unix';
-for (const scheme of [TLS_SCHEME, UNIX_SCHEME]) {
+const SENTINEL_SCHEME = 'redis+sentinel';
+for (const scheme of [TLS_SCHEME, UNIX_SCHEME, SENTINEL_SCHEME]) {
   if (!URL_SCHEMES.includes(scheme)) throw new Error(`the schema's URL schemes lack ${scheme}`);
 }
+/** A sentinel's port when the URL gives none. */
+const SENTINEL_PORT = 26379;
+/** Query parameters of any URL that ask a submit to wait for replicas (WAIT). */
+const DURABILITY_PARAMS = ['durable_replicas', 'durable_timeout_ms'];
+/** The other query parameters of a redis+sentinel:// URL (socket_timeout is redis-py's reply timeout: read, not used). */
+const SENTINEL_PARAMS = ['db', 'sentinel_username', 'sentinel_password', 'socket_timeout', 'socket_connect_timeout'];
+const DURABLE_TIMEOUT_MS = 1000;
+const MAX_DURABLE_TIMEOUT_MS = 60000;
+const MAX_REPLICAS = 100;
 
 const USERINFO = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([\s\S]*)@/;
+const QUERY_PASSWORD = /([?&](?:sentinel_)?password=)[^&#]*/gi;
 
-/** The URL with its password replaced by ***, whatever the password holds ('@' and '/' too). */
+/**
+ * The URL with its passwords replaced by ***, whatever they hold ('@' and '/' too): the one in the
+ * user info, and a (sentinel_)password query parameter.
+ */
 function maskUrl(url) {
-  const found = USERINFO.exec(url);
-  if (found === null || !found[2].includes(':')) return url;
-  return `${found[1]}${found[2].split(':', 1)[0]}:***@${url.slice(found[0].length)}`;
+  const masked = url.replace(QUERY_PASSWORD, '$1***');
+  const found = USERINFO.exec(masked);
+  if (found === null || !found[2].includes(':')) return masked;
+  return `${found[1]}${found[2].split(':', 1)[0]}:***@${masked.slice(found[0].length)}`;
 }
 
 function decodePart(text, what, shown) {
@@ -118,9 +137,103 @@ function tlsOptions(given, tls, needs, shown) {
 /** The settings whose names say they are TLS settings (redis-py's ssl_ prefix). */
 const tlsSettings = (entries) => Object.fromEntries(entries.filter(([name]) => name.startsWith('ssl_')));
 
+function wholeParam(name, text, low, high, shown) {
+  if (!/^\d{1,9}$/.test(text) || Number(text) < low || Number(text) > high) {
+    throw new ConfigError(
+      `Redis URL's ${name} must be a whole number from ${low} to ${high}, got ${JSON.stringify(text)}: ${shown}`,
+    );
+  }
+  return Number(text);
+}
+
+/** { replicas, timeoutMs } from durable_replicas and durable_timeout_ms, or null: submits do not wait for replicas. */
+function durabilityOf(params, shown) {
+  const [replicasName, timeoutName] = DURABILITY_PARAMS;
+  if (!params.has(replicasName)) {
+    if (params.has(timeoutName)) throw new ConfigError(`Redis URL gives ${timeoutName} without ${replicasName}: ${shown}`);
+    return null;
+  }
+  const replicas = wholeParam(replicasName, params.get(replicasName), 0, MAX_REPLICAS, shown);
+  const timeoutMs = params.has(timeoutName)
+    ? wholeParam(timeoutName, params.get(timeoutName), 1, MAX_DURABLE_TIMEOUT_MS, shown)
+    : DURABLE_TIMEOUT_MS;
+  return replicas ? Object.freeze({ replicas, timeoutMs }) : null;
+}
+
+function secondsParam(name, text, shown) {
+  const value = /^\s*[0-9.eE+-]+\s*$/.test(text) ? Number(text) : NaN;
+  if (!(value > 0 && value <= 3600)) {
+    throw new ConfigError(`Redis URL's ${name} must be a number of seconds above 0, got ${JSON.stringify(text)}: ${shown}`);
+  }
+  return value;
+}
+
+/**
+ * node-redis createSentinel options for a redis+sentinel:// URL (its user, password and database
+ * are the master's, in nodeClientOptions), and the durability it asks for.
+ */
+function fromSentinelUrl(url, rest, shown) {
+  const form = `${SENTINEL_SCHEME}://host1:26379,host2:26379/service[/db]`;
+  const end = rest.search(/[/?#]/);
+  const authority = end === -1 ? rest : rest.slice(0, end);
+  const tail = end === -1 ? '' : rest.slice(end);
+  if (tail.includes('@') || authority.split('@').length > 2) {
+    throw new ConfigError(`Redis URL has '@' or '/' in its password or user: percent-encode them (%40, %2F): ${shown}`);
+  }
+  const at = authority.lastIndexOf('@');
+  const userinfo = at === -1 ? null : authority.slice(0, at);
+  const places = authority.slice(at + 1);
+  const [, path, query = ''] = /^([^?#]*)(?:\?([^#]*))?/.exec(tail);
+  const params = new URLSearchParams(query);
+  const options = {};
+  if (userinfo !== null) {
+    const colon = userinfo.indexOf(':');
+    const username = decodePart(colon === -1 ? userinfo : userinfo.slice(0, colon), 'user', shown);
+    const password = colon === -1 ? '' : decodePart(userinfo.slice(colon + 1), 'password', shown);
+    if (username) options.username = username;
+    if (password) options.password = password;
+  }
+  if (!places) throw new ConfigError(`a ${SENTINEL_SCHEME}:// URL names its sentinels and the service: ${form}: ${shown}`);
+  const sentinelRootNodes = places.split(',').map((place) => {
+    if (!place) throw new ConfigError(`a ${SENTINEL_SCHEME}:// URL names a sentinel without a host (''): ${shown}`);
+    const node = hostPort(place, shown);
+    if (node.port === 0) throw new ConfigError(`Redis URL has a bad port "0" (a number from 1 to 65535): ${shown}`);
+    return { host: node.host, port: node.port ?? SENTINEL_PORT };
+  });
+  const segments = path ? path.split('/').slice(1) : [];
+  if (segments.length === 0 || !segments[0]) {
+    throw new ConfigError(`a ${SENTINEL_SCHEME}:// URL needs the service (master) name: ${form}: ${shown}`);
+  }
+  if (segments.length > 2 || (segments.length === 2 && !segments[1])) {
+    throw new ConfigError(`a ${SENTINEL_SCHEME}:// URL's path is /service or /service/db: ${form}: ${shown}`);
+  }
+  const unknown = [...new Set(params.keys())].filter(
+    (name) => !SENTINEL_PARAMS.includes(name) && !DURABILITY_PARAMS.includes(name),
+  );
+  if (unknown.length) {
+    const known = [...SENTINEL_PARAMS, ...DURABILITY_PARAMS].join(', ');
+    throw new ConfigError(
+      `${unknown.sort().join(', ')}: not a parameter of a ${SENTINEL_SCHEME}:// URL (it takes ${known}): ${shown}`,
+    );
+  }
+  options.database = database(params.has('db') ? params.get('db') : (segments[1] ?? '0'), shown);
+  for (const name of ['socket_timeout', 'socket_connect_timeout']) {
+    if (params.has(name)) secondsParam(name, params.get(name), shown);
+  }
+  const socket = {};
+  if (params.has('socket_connect_timeout')) {
+    socket.connectTimeout = Math.round(secondsParam('socket_connect_timeout', params.get('socket_connect_timeout'), shown) * 1000);
+  }
+  const sentinelClientOptions = { socket: { ...socket } };
+  if (params.get('sentinel_username')) sentinelClientOptions.username = params.get('sentinel_username');
+  if (params.get('sentinel_password')) sentinelClientOptions.password = params.get('sentinel_password');
+  const sentinel = { name: decodePart(segments[0], 'service', shown), sentinelRootNodes, sentinelClientOptions };
+  return { connection: { ...options, socket }, sentinel, durability: durabilityOf(params, shown) };
+}
+
 /**
  * node-redis options for a redis://, rediss:// or unix:// URL; ConfigError (with the password
- * masked) for one that cannot be used.
+ * masked) for one that cannot be used. A redis+sentinel:// URL: see fromSentinelUrl.
  */
 function fromUrl(url) {
   const shown = maskUrl(url);
@@ -131,6 +244,7 @@ function fromUrl(url) {
     throw new ConfigError(`Redis URL must start with ${schemes.slice(0, -1).join(', ')} or ${schemes.at(-1)}: ${shown}`);
   }
   const rest = url.slice(head[0].length);
+  if (scheme === SENTINEL_SCHEME) return fromSentinelUrl(url, rest, shown);
   const end = rest.search(/[/?#]/);
   const authority = end === -1 ? rest : rest.slice(0, end);
   const tail = end === -1 ? '' : rest.slice(end);
@@ -165,7 +279,7 @@ function fromUrl(url) {
   if (params.has('db')) options.database = database(params.get('db'), shown);
   Object.assign(socket, tlsOptions(tlsSettings([...params]), scheme === TLS_SCHEME, `a ${TLS_SCHEME}:// URL`, shown));
   if (scheme === TLS_SCHEME) socket.tls = true;
-  return { ...options, socket };
+  return { connection: { ...options, socket }, sentinel: null, durability: durabilityOf(params, shown) };
 }
 
 function fromLegacyJson(text) {
@@ -214,12 +328,14 @@ function positiveInteger(name, value, fallback) {
 function resolve(options = {}, env = process.env) {
   let url = options.url || env[ENV.url] || undefined;
   let connection;
+  let sentinel = null;
+  let durability = null;
   if (url === undefined && env[ENV.redis_json]) {
     connection = fromLegacyJson(env[ENV.redis_json]);
   } else {
     url = url ?? DEFAULT_URL;
     if (typeof url !== 'string') throw new ConfigError(`url must be a string, got ${typeof url}`);
-    connection = fromUrl(url);
+    ({ connection, sentinel, durability } = fromUrl(url));
   }
   const keys = new Keys(options.prefix || env[ENV.prefix] || schema.defaults.prefix);
   const queue = options.queue || env[ENV.queue] || schema.defaults.queue;
@@ -227,6 +343,10 @@ function resolve(options = {}, env = process.env) {
   const { socket: moreSocket, ...more } = options.redis || {};
   return {
     connection: { ...connection, ...more, socket: { ...connection.socket, ...moreSocket } },
+    /** createSentinel's name, sentinelRootNodes and sentinelClientOptions, for a redis+sentinel:// URL; else null. */
+    sentinel,
+    /** { replicas, timeoutMs } for durable submits, or null. */
+    durability,
     describe: url === undefined ? ENV.redis_json : maskUrl(url),
     keys,
     queue,

@@ -25,6 +25,23 @@ class TaskExistsError extends DoshitError {
   }
 }
 
+/**
+ * A submit asked for replicas (the URL's durable_replicas) and fewer had the task when their time
+ * (durable_timeout_ms) was up. The task is written to the master and will run, unless a failover
+ * loses it.
+ */
+class TaskNotDurableError extends DoshitError {
+  constructor(taskId, acknowledged, durability) {
+    super(
+      `${taskId ? `task ${taskId} was` : 'the tasks were'} written to the master, but ${acknowledged} of the ` +
+        `${durability.replicas} replica(s) asked for had it after ${durability.timeoutMs} ms: a failover now may lose it`,
+    );
+    this.taskId = taskId;
+    /** How many replicas had it. */
+    this.acknowledged = acknowledged;
+  }
+}
+
 /** No task hash exists for that id (never submitted, or its result expired). */
 class TaskNotFoundError extends DoshitError {
   constructor(taskId) {
@@ -63,6 +80,7 @@ module.exports = {
   DecodeError,
   ConfigError,
   TaskExistsError,
+  TaskNotDurableError,
   TaskNotFoundError,
   TaskTimeoutError,
   TaskFailedError,

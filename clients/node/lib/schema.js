@@ -18,13 +18,14 @@ module.exports = freeze({
     "url_schemes": [
       "redis",
       "rediss",
-      "unix"
+      "unix",
+      "redis+sentinel"
     ],
     "environment": {
       "url": {
         "name": "DOSHIT_REDIS_URL",
         "legacy": false,
-        "doc": "redis://, rediss:// or unix:// URL, with user and password if needed."
+        "doc": "redis://, rediss://, unix:// or redis+sentinel:// URL, with user and password if needed."
       },
       "redis_json": {
         "name": "DOSHIT_REDIS",

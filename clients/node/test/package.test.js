@@ -70,7 +70,8 @@ test('require and import give the same API; the default export is the legacy fac
   for (const name of names) assert.equal(esm[name], doshit[name], name);
   assert.deepStrictEqual(names, [
     'Client', 'ConfigError', 'DecodeError', 'DoshitDate', 'DoshitError', 'EncodeError', 'Keys', 'LegacyClient',
-    'Task', 'TaskExistsError', 'TaskFailedError', 'TaskInfo', 'TaskNotFoundError', 'TaskTimeoutError',
+    'Task', 'TaskExistsError', 'TaskFailedError', 'TaskInfo', 'TaskNotDurableError', 'TaskNotFoundError',
+    'TaskTimeoutError',
     'createClient', 'decode', 'encode', 'formatTimestamp', 'parseTimestamp', 'schema',
   ]);
 });
