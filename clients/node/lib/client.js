@@ -10,7 +10,17 @@ const { configProblem, resolve } = require('./config');
 const { createConnection, runDurable } = require('./connection');
 const { checkQueue, checkTaskId } = require('./keys');
 const { DecodeError, DoshitError, TaskExistsError, TaskNotFoundError, TaskTimeoutError } = require('./errors');
-const { FIELD, STATE, SUBMIT_OPTIONS, TaskInfo, checkOptions, dueOf, newTaskId, submitFields } = require('./protocol');
+const {
+  FIELD,
+  STATE,
+  SUBMIT_OPTIONS,
+  TaskInfo,
+  checkArgsSize,
+  checkOptions,
+  dueOf,
+  newTaskId,
+  submitFields,
+} = require('./protocol');
 const { Results } = require('./results');
 const { runScript, scriptCall } = require('./scripts');
 
@@ -212,7 +222,11 @@ class Client extends EventEmitter {
     argsList.forEach((args, index) => {
       let text;
       try {
-        [, text] = submitFields(fn, args, { queue, maxArgsBytes, now: '' }).find(([field]) => field === FIELD.args);
+        if (args === null || typeof args !== 'object' || Array.isArray(args) || args instanceof Date) {
+          throw new TypeError('args must be an object of named arguments');
+        }
+        text = codec.encode(args, 'args');
+        checkArgsSize(text, maxArgsBytes);
       } catch (error) {
         error.message = `task ${index}: ${error.message}`;
         throw error;

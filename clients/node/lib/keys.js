@@ -22,6 +22,9 @@ function fill(pattern, values) {
   return pattern.replace(/\{(\w+)\}/g, (_, name) => values[name]);
 }
 
+const TASK_ID_PLACE = '{task_id}';
+if (!schema.keys.task.pattern.endsWith(TASK_ID_PLACE)) throw new Error("the schema's task key does not end with the id");
+
 /**
  * The id itself, or a RangeError saying what is wrong with it: the schema's rule, and well-formed
  * (a lone surrogate has no UTF-8 form; Python refuses such an id too).
@@ -60,11 +63,12 @@ class Keys {
     this.results = fill(schema.channels.results.pattern, { prefix });
     this.cmd = fill(schema.channels.cmd.pattern, { prefix });
     this.killAll = schema.commands.kill_all.pattern;
-    this.taskHead = this.task('');
+    this.taskHead = fill(schema.keys.task.pattern, { prefix, task_id: '' });
   }
 
+  /** The task's hash key: the head of this prefix's task keys and the id (no pattern work each time). */
   task(taskId) {
-    return fill(schema.keys.task.pattern, { prefix: this.prefix, task_id: taskId });
+    return this.taskHead + taskId;
   }
 
   /** The id inside a task hash key of this prefix, else null. */

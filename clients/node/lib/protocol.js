@@ -301,6 +301,7 @@ module.exports = {
   SUBMIT_OPTIONS,
   TaskInfo,
   camel,
+  checkArgsSize,
   checkOptions,
   checkedFields,
   dueOf,
