@@ -70,28 +70,34 @@ def _check_names(script: str, kind: str, declared: list[str], given: Mapping[str
         raise TypeError(f"script {script}: {kind}: {'; '.join(p for p in parts if p)} (it takes {', '.join(declared)})")
 
 
+_ONE, _PAIRS, _LIST = range(3)
+"""How a KEYS or ARGV name takes its value: one value, a mapping flattened to pairs, a list."""
+
+
 @functools.cache
-def _bare(declared: tuple[str, ...]) -> list[str]:
-    """The names of KEYS or ARGV without their '...' or '*'."""
-    return [name.removesuffix(REST).removesuffix(LIST) for name in declared]
+def _layout(declared: tuple[str, ...]) -> tuple[list[str], list[tuple[str, int]]]:
+    """The names of KEYS or ARGV without their '...' or '*', and how each takes its value."""
+    ways = [(name.removesuffix(REST).removesuffix(LIST), _PAIRS if name.endswith(REST) else
+             _LIST if name.endswith(LIST) else _ONE) for name in declared]  # fmt: skip
+    return [name for name, _ in ways], ways
 
 
 def _flatten(script: str, kind: str, declared: tuple[str, ...], given: Mapping[str, Any]) -> tuple[str, ...]:
-    names = _bare(declared)
+    names, ways = _layout(declared)
     if len(given) != len(names) or not all(name in given for name in names):
         _check_names(script, kind, names, given)
     flat: list[str] = []
-    for spelled, name in zip(declared, names, strict=True):
+    for name, way in ways:
         value = given[name]
-        if spelled.endswith(LIST):
+        if way == _ONE:
+            flat.append(value if type(value) is str else _text(script, name, value))
+        elif way == _LIST:
             if not isinstance(value, (list, tuple)):
                 raise TypeError(f"script {script}: {kind} {name} must be a list")
             if all(type(item) is str for item in value):  # the usual case, and a long list: no call each
                 flat += value
             else:
                 flat += [_text(script, name, item) for item in value]
-        elif not spelled.endswith(REST):
-            flat.append(_text(script, name, value))
         elif isinstance(value, Mapping):
             for field, item in value.items():
                 if type(field) is str and type(item) is str:
