@@ -532,3 +532,26 @@ def test_a_task_given_back_at_shutdown_keeps_its_attempt_count(
     assert fields["state"] == "pending"
     assert "attempt" not in fields
     assert r.lrange(f"{prefix}:default:pending", 0, -1) == [ahead.task_id]
+
+
+def test_a_claim_made_again_after_its_reply_was_lost_runs_the_task(redis_url: str, r: redis.Redis, prefix: str) -> None:
+    """A worker whose claim reply was lost (Redis restarted meanwhile) sends the same claim again: it
+    gets the task to run, not a skip that would drop the id and leave the task executing forever."""
+    keys = Keys(prefix)
+    task_id = str(uuid.uuid4())
+    r.hset(keys.task(task_id), mapping={"state": "pending", "function": "echo", "args": "{}", "queue": "default"})
+    r.lpush(keys.executing("default"), task_id)  # popped by the worker
+    mine, other = WorkerProtocol(keys, "default", "w-mine"), WorkerProtocol(keys, "default", "w-other")
+    now = "2026-12-01T03:00:00.000001Z"
+    first, again = scripts_of_a_worker(redis_url, [mine.claim(task_id, now)] * 2)
+    assert (first.status, again.status) == ("run", "run")
+    assert first["attempt"] == again["attempt"] == 1
+    assert r.hget(keys.task(task_id), "attempt") == "1"
+    assert r.lrange(keys.executing("default"), 0, -1) == [task_id]
+    # another worker's claim, or a later claim of this worker, is still a skip that drops the id
+    (later,) = scripts_of_a_worker(redis_url, [mine.claim(task_id, "2026-12-01T03:00:01.000000Z")])
+    assert later.status == "skip"
+    r.lpush(keys.executing("default"), task_id)
+    (theirs,) = scripts_of_a_worker(redis_url, [other.claim(task_id, now)])
+    assert theirs.status == "skip"
+    assert r.hgetall(keys.task(task_id))["worker"] == "w-mine"
