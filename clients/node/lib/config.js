@@ -169,11 +169,12 @@ function secondsParam(name, text, shown) {
 }
 
 /**
- * node-redis createSentinel options for a redis+sentinel:// URL (its user, password and database
- * are the master's, in nodeClientOptions), and the durability it asks for.
+ * A URL after its scheme, in parts: the user and password (decoded, in node-redis option names), the
+ * host part, the path and the query. A raw '@' or '/' in the user or password makes the URL mean
+ * something else than was meant (redis-py and node-redis would each read another host or path):
+ * refused, masked.
  */
-function fromSentinelUrl(url, rest, shown) {
-  const form = `${SENTINEL_SCHEME}://host1:26379,host2:26379/service[/db]`;
+function urlParts(rest, shown) {
   const end = rest.search(/[/?#]/);
   const authority = end === -1 ? rest : rest.slice(0, end);
   const tail = end === -1 ? '' : rest.slice(end);
@@ -182,17 +183,26 @@ function fromSentinelUrl(url, rest, shown) {
   }
   const at = authority.lastIndexOf('@');
   const userinfo = at === -1 ? null : authority.slice(0, at);
-  const places = authority.slice(at + 1);
   const [, path, query = ''] = /^([^?#]*)(?:\?([^#]*))?/.exec(tail);
-  const params = new URLSearchParams(query);
-  const options = {};
+  const credentials = {};
   if (userinfo !== null) {
     const colon = userinfo.indexOf(':');
     const username = decodePart(colon === -1 ? userinfo : userinfo.slice(0, colon), 'user', shown);
     const password = colon === -1 ? '' : decodePart(userinfo.slice(colon + 1), 'password', shown);
-    if (username) options.username = username;
-    if (password) options.password = password;
+    if (username) credentials.username = username;
+    if (password) credentials.password = password;
   }
+  return { credentials, host: authority.slice(at + 1), path, params: new URLSearchParams(query) };
+}
+
+/**
+ * node-redis createSentinel options for a redis+sentinel:// URL (its user, password and database
+ * are the master's, in nodeClientOptions), and the durability it asks for.
+ */
+function fromSentinelUrl(url, rest, shown) {
+  const form = `${SENTINEL_SCHEME}://host1:26379,host2:26379/service[/db]`;
+  const { credentials, host: places, path, params } = urlParts(rest, shown);
+  const options = { ...credentials };
   if (!places) throw new ConfigError(`a ${SENTINEL_SCHEME}:// URL names its sentinels and the service: ${form}: ${shown}`);
   const sentinelRootNodes = places.split(',').map((place) => {
     if (!place) throw new ConfigError(`a ${SENTINEL_SCHEME}:// URL names a sentinel without a host (''): ${shown}`);
@@ -245,27 +255,8 @@ function fromUrl(url) {
   }
   const rest = url.slice(head[0].length);
   if (scheme === SENTINEL_SCHEME) return fromSentinelUrl(url, rest, shown);
-  const end = rest.search(/[/?#]/);
-  const authority = end === -1 ? rest : rest.slice(0, end);
-  const tail = end === -1 ? '' : rest.slice(end);
-  // A raw '@' or '/' in the user or password makes the URL mean something else than was meant
-  // (redis-py and node-redis would each read another host or path): refuse it, masked.
-  if (tail.includes('@') || authority.split('@').length > 2) {
-    throw new ConfigError(`Redis URL has '@' or '/' in its password or user: percent-encode them (%40, %2F): ${shown}`);
-  }
-  const at = authority.lastIndexOf('@');
-  const userinfo = at === -1 ? null : authority.slice(0, at);
-  const place = authority.slice(at + 1);
-  const [, path, query = ''] = /^([^?#]*)(?:\?([^#]*))?/.exec(tail);
-  const params = new URLSearchParams(query);
-  const options = {};
-  if (userinfo !== null) {
-    const colon = userinfo.indexOf(':');
-    const username = decodePart(colon === -1 ? userinfo : userinfo.slice(0, colon), 'user', shown);
-    const password = colon === -1 ? '' : decodePart(userinfo.slice(colon + 1), 'password', shown);
-    if (username) options.username = username;
-    if (password) options.password = password;
-  }
+  const { credentials, host: place, path, params } = urlParts(rest, shown);
+  const options = { ...credentials };
   let socket;
   if (scheme === UNIX_SCHEME) {
     if (place) throw new ConfigError(`a ${UNIX_SCHEME}:// Redis URL names no host (${UNIX_SCHEME}:///path/to/socket): ${shown}`);
