@@ -6,12 +6,11 @@ without gossip, mingle and heartbeat (no other workers to talk to: that only cos
 
 import os
 
-import redis
 from celery import Celery
+from counted import counted
 
 URL = os.environ["PEERS_REDIS_URL"]
 QUEUE = os.environ.get("PEERS_QUEUE", "peers")
-COUNTER = os.environ.get("PEERS_COUNTER", "peers:done")
 
 app = Celery("peers", broker=URL, backend=URL)
 app.conf.update(
@@ -19,13 +18,8 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
 )
-_counter = None
 
 
 @app.task(name="echo")
 def echo(value):
-    global _counter
-    if _counter is None:
-        _counter = redis.Redis.from_url(URL)
-    _counter.incr(COUNTER)
-    return value
+    return counted(value)
