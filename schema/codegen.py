@@ -111,6 +111,16 @@ def render_python(schema: dict[str, Any]) -> str:
     for name, command in schema["commands"].items():
         out.append(f"{const_name(name)}_COMMAND: Final = {command['pattern']!r}\n")
         out.append(f'"""{command["doc"]}"""\n\n')
+    cluster = schema["cluster"]
+    out.append(f"CLUSTER_SCHEME: Final = {cluster['scheme']!r}\n")
+    out.append(f'"""{cluster["doc"]}"""\n\n')
+    out.append(f"CLUSTER_DEFAULT_PORT: Final = {cluster['default_port']!r}\n")
+    out.append(f"CLUSTER_QUEUE_TAGGED: Final = {tuple(cluster['queue_tagged'])!r}\n")
+    out.append('"""The keys written with the queue as hash tag on Redis Cluster."""\n\n')
+    out.append(f"CLUSTER_PREFIX_TAGGED: Final = {tuple(cluster['prefix_tagged'])!r}\n")
+    out.append('"""The keys written with the prefix as hash tag on Redis Cluster."""\n\n')
+    out.append(f"CLUSTER_TAG: Final = {(cluster['tag_open'], cluster['tag_close'])!r}\n")
+    out.append('"""What opens and closes a hash tag."""\n\n')
     out.append(f"TASK_ID_REGEX: Final = {schema['task_id']['regex']!r}\n")
     out.append(f'"""{schema["task_id"]["doc"]}"""\n\n')
     out.append(f"TIMESTAMP_FORMAT: Final = {schema['timestamp']['strftime']!r}\n")
@@ -304,6 +314,25 @@ def transition_how(transition: dict[str, Any]) -> str:
     return transition.get("how") or ", then ".join(hop["how"] for hop in transition["lane"])
 
 
+def cluster_rows(schema: dict[str, Any]) -> list[list[str]]:
+    """Every key and channel in both layouts, for prefix doshit, queue emails, task id ID, worker W."""
+    cluster = schema["cluster"]
+
+    def tag(name: str) -> str:
+        return f"{cluster['tag_open']}{name}{cluster['tag_close']}"
+
+    plain = {"prefix": "doshit", "queue": "emails", "task_id": "ID", "worker_id": "W"}
+    rows = []
+    for name, key in [*schema["keys"].items(), *schema["channels"].items()]:
+        names = dict(plain, task_id=tag(plain["queue"]) + ":ID")
+        if name in cluster["queue_tagged"]:
+            names["queue"] = tag(plain["queue"])
+        if name in cluster["prefix_tagged"]:
+            names["prefix"] = tag(plain["prefix"])
+        rows.append([name, f"`{key['pattern'].format(**plain)}`", f"`{key['pattern'].format(**names)}`"])
+    return rows
+
+
 def render_tables(schema: dict[str, Any]) -> dict[str, str]:
     keys = [[f"`{k['pattern']}`", k["type"], yes(k["legacy"]), k["doc"]] for k in schema["keys"].values()]
     keys += [[f"`{c['pattern']}`", "pub/sub channel", yes(c["legacy"]), c["doc"]] for c in schema["channels"].values()]
@@ -320,6 +349,7 @@ def render_tables(schema: dict[str, Any]) -> dict[str, str]:
         [f"`{s['signal']}`", str(s["times"]), f"{s['wait_seconds']:g} s"] for s in schema["kill_escalation"]["steps"]
     ]
     return {
+        "cluster": table(["key", "plain layout", "cluster layout"], cluster_rows(schema)),
         "keys": table(["key / channel", "type", "origin", "meaning"], keys),
         "commands": table(["message on the cmd channel", "meaning"], commands),
         "task-fields": table(["field", "type", "written by", "origin", "meaning"], task_fields),

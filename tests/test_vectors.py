@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from doshit._core.outcome import Outcome
 from doshit._core.scripts import parse_reply, script_call
 from doshit._core.taskinfo import TaskInfo
 
-from .conftest import assert_clean, wait_for
+from .conftest import ROOT, assert_clean, wait_for
 from .vectors import ids, load, untag
 
 KEYS = load("keys.json")
@@ -26,6 +27,7 @@ TIMESTAMPS = load("timestamps.json")
 SUBMIT = load("submit.json")
 LEGACY = load("legacy_tasks.json")
 SCRIPTS = load("scripts.json")
+SCHEMA = json.loads((ROOT / "schema" / "schema.json").read_text())
 
 
 def same(a: Any, b: Any) -> bool:
@@ -37,10 +39,13 @@ def same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-@pytest.mark.parametrize("case", KEYS["cases"], ids=lambda c: f"{c['prefix']}-{c['queue']}")
+@pytest.mark.parametrize("case", KEYS["cases"], ids=lambda c: f"{c['prefix']}-{c['queue']}-{c.get('cluster', False)}")
 def test_key_names(case: dict[str, Any]) -> None:
-    keys = Keys(case["prefix"])
+    keys = Keys(case["prefix"], cluster=case.get("cluster", False))
     expect = case["expect"]
+    for name in ("workers", "stats", "stats_durations"):
+        if name in expect:
+            assert getattr(keys, name) == expect[name]
     assert keys.task(case["task_id"]) == expect["task"]
     assert keys.pending(case["queue"]) == expect["pending"]
     assert keys.executing(case["queue"]) == expect["executing"]
@@ -58,6 +63,37 @@ def test_key_names(case: dict[str, Any]) -> None:
     assert keys.read_command(expect["kill"]) == KillTask(case["task_id"])
     assert keys.read_command(expect["kill_all"]) == KillAll()
     assert keys.read_command(expect["task"]) is None
+
+
+@pytest.mark.parametrize("case", KEYS["cluster_task_ids"], ids=lambda c: c["given"])
+def test_cluster_task_ids_start_with_their_queues_tag(case: dict[str, Any]) -> None:
+    assert Keys("doshit", cluster=True).task_id_for(case["queue"], case["given"]) == case["stored"]
+    assert Keys("doshit").task_id_for(case["queue"], case["given"]) == case["given"]
+
+
+def test_the_cluster_layout_tags_the_keys_schema_json_names() -> None:
+    """Every key the schema says carries the queue's (or the prefix's) hash tag does, and only those."""
+    plain, cluster = Keys("p"), Keys("p", cluster=True)
+    rendered = {
+        "task": lambda k: k.task(k.task_id_for("q", "id")),
+        "pending": lambda k: k.pending("q"),
+        "executing": lambda k: k.executing("q"),
+        "scheduled": lambda k: k.scheduled("q"),
+        "failed": lambda k: k.failed("q"),
+        "recovery": lambda k: k.recovery("q"),
+        "worker": lambda k: k.worker("w"),
+        "workers": lambda k: k.workers,
+        "stats": lambda k: k.stats,
+        "stats_durations": lambda k: k.stats_durations,
+    }
+    assert set(rendered) == set(SCHEMA["keys"])
+    tagged = SCHEMA["cluster"]
+    for name, render in rendered.items():
+        key = render(cluster)
+        tag = key[key.index("{") + 1 : key.index("}")]
+        assert tag == ("p" if name in tagged["prefix_tagged"] else "q"), (name, key)
+        if name not in (*tagged["prefix_tagged"], *tagged["queue_tagged"]):
+            assert name == "task" and render(plain) == "p:task:id" and key == "p:task:{q}:id"
 
 
 @pytest.mark.parametrize("task_id", KEYS["invalid_task_ids"])

@@ -1,6 +1,6 @@
 -- recover: look at one id on executing and give back the task of a worker that is gone.
 -- KEYS: task, executing, pending, failed, owner
--- ARGV: task_id, owner_id, now, grace_ms, default_retries, reason, results_channel, default_ttl, cancelled_reason
+-- ARGV: task_id, owner_id, now, grace_ms, default_retries, reason, results_channel, default_ttl, cancelled_reason, owner_alive
 -- owner is the key of the worker the caller read in the task's worker field (owner_id; empty when
 -- there was none). A task has no live owner when its worker hash is gone, or when it was popped but
 -- never claimed (state pending). Such a task is marked (orphan-since) the first time and handled only
@@ -8,6 +8,9 @@
 -- hash long before, and its mark is taken off. The id of a task that is already finished (cancelled
 -- while its worker was dead) is dropped. A task a client asked to kill (kill-requested) is not given
 -- back: it is finished failed with cancelled_reason.
+-- owner_alive is empty to look at the owner key here; on Redis Cluster, where the worker's key sits in
+-- another slot, the caller looks (EXISTS) just before and says 1 or 0, and owner is the task key
+-- (a key of this slot the script does not read as an owner).
 -- Returns 'alive', 'marked', 'waiting', 'requeued' (a popped or an orphaned task with attempts left:
 -- RPUSH pending, taken next; the error appended to errors), 'failed' (attempts used: finished failed
 -- with the reason, expired, indexed, published), 'gone' (another recovery took it), 'legacy' (run by a
@@ -37,7 +40,9 @@ if state == 'executing' then
   if worker ~= ARGV[2] then
     return 'skip'
   end
-  if redis.call('EXISTS', KEYS[5]) == 1 then
+  local told = tonumber(ARGV[10])
+  local alive = (told and told > 0) or (not told and redis.call('EXISTS', KEYS[5]) == 1)
+  if alive then
     if f[5] then
       redis.call('HDEL', KEYS[1], 'orphan-since')
     end

@@ -19,13 +19,14 @@ module.exports = freeze({
       "redis",
       "rediss",
       "unix",
-      "redis+sentinel"
+      "redis+sentinel",
+      "redis+cluster"
     ],
     "environment": {
       "url": {
         "name": "DOSHIT_REDIS_URL",
         "legacy": false,
-        "doc": "redis://, rediss://, unix:// or redis+sentinel:// URL, with user and password if needed."
+        "doc": "redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// URL, with user and password if needed."
       },
       "redis_json": {
         "name": "DOSHIT_REDIS",
@@ -126,6 +127,26 @@ module.exports = freeze({
       "legacy": false,
       "doc": "Run times for metrics: field [queue, function, le] as compact JSON, value the runs whose duration fell in that bucket only (not cumulative; le is a bound of stats_buckets), and [queue, function, \"sum\"] the seconds of all runs (HINCRBYFLOAT). Added with each heartbeat."
     }
+  },
+  "cluster": {
+    "scheme": "redis+cluster",
+    "default_port": 6379,
+    "queue_tagged": [
+      "pending",
+      "executing",
+      "scheduled",
+      "failed",
+      "recovery"
+    ],
+    "prefix_tagged": [
+      "worker",
+      "workers",
+      "stats",
+      "stats_durations"
+    ],
+    "tag_open": "{",
+    "tag_close": "}",
+    "doc": "The key layout on Redis Cluster (a redis+cluster:// URL), where every key one script touches must share a hash slot. A key of a queue is written with the queue name as a hash tag ({prefix}:{<queue>}:pending, e.g. doshit:{default}:pending); a key of the whole prefix with the prefix as a hash tag ({<prefix>}:workers); the task key keeps its pattern and the task id starts with its queue's tag ({<queue>}:<uuid4>, so doshit:task:{default}:<uuid4> sits in the queue's slot and an id alone still finds its task). A chosen id that does not start with its queue's tag gets it put in front. Each queue lives on one shard; queues spread over the shards. The channels stay classic pub/sub (a cluster carries a PUBLISH to every node). Legacy clients know nothing of this layout: they keep using a single Redis or a Sentinel."
   },
   "channels": {
     "results": {
@@ -864,7 +885,8 @@ module.exports = freeze({
         "reason",
         "results_channel",
         "default_ttl",
-        "cancelled_reason"
+        "cancelled_reason",
+        "owner_alive"
       ],
       "reply": {
         "words": [
@@ -880,8 +902,8 @@ module.exports = freeze({
         ]
       },
       "returns": "for an id on executing: 'alive' (its worker lives), 'marked' (no live owner: orphan-since set), 'waiting' (marked, grace not over), 'requeued' (back to pending, taken next), 'failed' (its attempts are used, or a client cancelled it: finished failed), 'gone' (another recovery took it), 'legacy' (a legacy worker runs it: never touched), 'dropped' (the key is not a task hash, or the task is finished: its id taken off executing), 'skip' (owner changed, or not a state to recover)",
-      "source": "-- recover: look at one id on executing and give back the task of a worker that is gone.\n-- KEYS: task, executing, pending, failed, owner\n-- ARGV: task_id, owner_id, now, grace_ms, default_retries, reason, results_channel, default_ttl, cancelled_reason\n-- owner is the key of the worker the caller read in the task's worker field (owner_id; empty when\n-- there was none). A task has no live owner when its worker hash is gone, or when it was popped but\n-- never claimed (state pending). Such a task is marked (orphan-since) the first time and handled only\n-- when the mark is at least grace_ms old and the owner still gone: a worker that is alive renews its\n-- hash long before, and its mark is taken off. The id of a task that is already finished (cancelled\n-- while its worker was dead) is dropped. A task a client asked to kill (kill-requested) is not given\n-- back: it is finished failed with cancelled_reason.\n-- Returns 'alive', 'marked', 'waiting', 'requeued' (a popped or an orphaned task with attempts left:\n-- RPUSH pending, taken next; the error appended to errors), 'failed' (attempts used: finished failed\n-- with the reason, expired, indexed, published), 'gone' (another recovery took it), 'legacy' (run by a\n-- legacy worker, which writes no worker field: never touched), 'dropped' (not a task hash, or finished:\n-- id taken off executing), 'skip' (the owner changed, or the state is not one to recover).\n-- Marks and their age are read on the Redis server's clock, so workers whose clocks disagree agree.\nlocal clock = redis.call('TIME')\nlocal now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\nlocal grace = tonumber(ARGV[4])\nlocal default_retries = tonumber(ARGV[5])\nlocal kind = redis.call('TYPE', KEYS[1])['ok']\nif kind ~= 'hash' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return 'dropped'\nend\nlocal f = redis.call('HMGET', KEYS[1], 'state', 'worker', 'attempt', 'retries', 'orphan-since', 'errors',\n  'result-ttl', 'kill-requested')\nlocal state, worker, since = f[1], f[2], tonumber(f[5])\nif state == 'finished' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return 'dropped'\nend\nif state == 'executing' and not worker then\n  return 'legacy'\nend\nif state == 'executing' then\n  if worker ~= ARGV[2] then\n    return 'skip'\n  end\n  if redis.call('EXISTS', KEYS[5]) == 1 then\n    if f[5] then\n      redis.call('HDEL', KEYS[1], 'orphan-since')\n    end\n    return 'alive'\n  end\nelseif state ~= 'pending' then\n  return 'skip'\nend\nif not since then\n  if not redis.call('LPOS', KEYS[2], ARGV[1]) then  -- another recovery gave it back since the caller looked\n    return 'gone'\n  end\n  redis.call('HSET', KEYS[1], 'orphan-since', now)\n  return 'marked'\nend\nif now - since < grace then\n  return 'waiting'\nend\nif redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then\n  redis.call('HDEL', KEYS[1], 'orphan-since')\n  return 'gone'\nend\nredis.call('HDEL', KEYS[1], 'orphan-since')\nif state == 'pending' then  -- popped but never claimed: no attempt was used\n  redis.call('RPUSH', KEYS[3], ARGV[1])\n  return 'requeued'\nend\nlocal attempt = tonumber(f[3]) or 1\nlocal retries = tonumber(f[4]) or default_retries\nlocal attempts = attempt\nif attempt < 1 + retries then\n  attempts = 1 + retries\nend\nlocal function escaped(text)\n  return (string.gsub(tostring(text), '%%', '%%%%'))\nend\nlocal template = ARGV[6]\nif f[8] then\n  template = ARGV[9]\nend\nlocal reason = string.gsub(template, '{worker}', escaped(worker))\nreason = string.gsub(reason, '{attempt}', escaped(attempt))\nreason = string.gsub(reason, '{attempts}', escaped(attempts))\nlocal decoded, errors = pcall(cjson.decode, f[6] or '[]')\nif not decoded or type(errors) ~= 'table' or (next(errors) ~= nil and #errors == 0) then\n  errors = {}\nend\ntable.insert(errors, {attempt = attempt, worker = worker, reason = reason, at = ARGV[3]})\nwhile #errors > 10 do\n  table.remove(errors, 1)\nend\nif attempt < 1 + retries and not f[8] then\n  redis.call('HSET', KEYS[1], 'state', 'pending', 'errors', cjson.encode(errors))\n  redis.call('HDEL', KEYS[1], 'worker', 'executing-created', 'kill-requested')\n  redis.call('RPUSH', KEYS[3], ARGV[1])\n  return 'requeued'\nend\nlocal ttl = tonumber(ARGV[8])\nif f[7] and string.match(f[7], '^%d+$') and #f[7] <= 10 then\n  ttl = tonumber(f[7])\nend\nredis.call('HSET', KEYS[1], 'state', 'finished', 'result', 'failed', 'error-reason', reason,\n  'finished-created', ARGV[3], 'errors', cjson.encode(errors))\nif ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('ZADD', KEYS[4], now, ARGV[1])\nredis.call('PUBLISH', ARGV[7], KEYS[1])\nreturn 'failed'\n",
-      "sha": "528112eca2d32c8a5a48517c2c8796a305abfe75"
+      "source": "-- recover: look at one id on executing and give back the task of a worker that is gone.\n-- KEYS: task, executing, pending, failed, owner\n-- ARGV: task_id, owner_id, now, grace_ms, default_retries, reason, results_channel, default_ttl, cancelled_reason, owner_alive\n-- owner is the key of the worker the caller read in the task's worker field (owner_id; empty when\n-- there was none). A task has no live owner when its worker hash is gone, or when it was popped but\n-- never claimed (state pending). Such a task is marked (orphan-since) the first time and handled only\n-- when the mark is at least grace_ms old and the owner still gone: a worker that is alive renews its\n-- hash long before, and its mark is taken off. The id of a task that is already finished (cancelled\n-- while its worker was dead) is dropped. A task a client asked to kill (kill-requested) is not given\n-- back: it is finished failed with cancelled_reason.\n-- owner_alive is empty to look at the owner key here; on Redis Cluster, where the worker's key sits in\n-- another slot, the caller looks (EXISTS) just before and says 1 or 0, and owner is the task key\n-- (a key of this slot the script does not read as an owner).\n-- Returns 'alive', 'marked', 'waiting', 'requeued' (a popped or an orphaned task with attempts left:\n-- RPUSH pending, taken next; the error appended to errors), 'failed' (attempts used: finished failed\n-- with the reason, expired, indexed, published), 'gone' (another recovery took it), 'legacy' (run by a\n-- legacy worker, which writes no worker field: never touched), 'dropped' (not a task hash, or finished:\n-- id taken off executing), 'skip' (the owner changed, or the state is not one to recover).\n-- Marks and their age are read on the Redis server's clock, so workers whose clocks disagree agree.\nlocal clock = redis.call('TIME')\nlocal now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\nlocal grace = tonumber(ARGV[4])\nlocal default_retries = tonumber(ARGV[5])\nlocal kind = redis.call('TYPE', KEYS[1])['ok']\nif kind ~= 'hash' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return 'dropped'\nend\nlocal f = redis.call('HMGET', KEYS[1], 'state', 'worker', 'attempt', 'retries', 'orphan-since', 'errors',\n  'result-ttl', 'kill-requested')\nlocal state, worker, since = f[1], f[2], tonumber(f[5])\nif state == 'finished' then\n  redis.call('LREM', KEYS[2], 1, ARGV[1])\n  return 'dropped'\nend\nif state == 'executing' and not worker then\n  return 'legacy'\nend\nif state == 'executing' then\n  if worker ~= ARGV[2] then\n    return 'skip'\n  end\n  local told = tonumber(ARGV[10])\n  local alive = (told and told > 0) or (not told and redis.call('EXISTS', KEYS[5]) == 1)\n  if alive then\n    if f[5] then\n      redis.call('HDEL', KEYS[1], 'orphan-since')\n    end\n    return 'alive'\n  end\nelseif state ~= 'pending' then\n  return 'skip'\nend\nif not since then\n  if not redis.call('LPOS', KEYS[2], ARGV[1]) then  -- another recovery gave it back since the caller looked\n    return 'gone'\n  end\n  redis.call('HSET', KEYS[1], 'orphan-since', now)\n  return 'marked'\nend\nif now - since < grace then\n  return 'waiting'\nend\nif redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then\n  redis.call('HDEL', KEYS[1], 'orphan-since')\n  return 'gone'\nend\nredis.call('HDEL', KEYS[1], 'orphan-since')\nif state == 'pending' then  -- popped but never claimed: no attempt was used\n  redis.call('RPUSH', KEYS[3], ARGV[1])\n  return 'requeued'\nend\nlocal attempt = tonumber(f[3]) or 1\nlocal retries = tonumber(f[4]) or default_retries\nlocal attempts = attempt\nif attempt < 1 + retries then\n  attempts = 1 + retries\nend\nlocal function escaped(text)\n  return (string.gsub(tostring(text), '%%', '%%%%'))\nend\nlocal template = ARGV[6]\nif f[8] then\n  template = ARGV[9]\nend\nlocal reason = string.gsub(template, '{worker}', escaped(worker))\nreason = string.gsub(reason, '{attempt}', escaped(attempt))\nreason = string.gsub(reason, '{attempts}', escaped(attempts))\nlocal decoded, errors = pcall(cjson.decode, f[6] or '[]')\nif not decoded or type(errors) ~= 'table' or (next(errors) ~= nil and #errors == 0) then\n  errors = {}\nend\ntable.insert(errors, {attempt = attempt, worker = worker, reason = reason, at = ARGV[3]})\nwhile #errors > 10 do\n  table.remove(errors, 1)\nend\nif attempt < 1 + retries and not f[8] then\n  redis.call('HSET', KEYS[1], 'state', 'pending', 'errors', cjson.encode(errors))\n  redis.call('HDEL', KEYS[1], 'worker', 'executing-created', 'kill-requested')\n  redis.call('RPUSH', KEYS[3], ARGV[1])\n  return 'requeued'\nend\nlocal ttl = tonumber(ARGV[8])\nif f[7] and string.match(f[7], '^%d+$') and #f[7] <= 10 then\n  ttl = tonumber(f[7])\nend\nredis.call('HSET', KEYS[1], 'state', 'finished', 'result', 'failed', 'error-reason', reason,\n  'finished-created', ARGV[3], 'errors', cjson.encode(errors))\nif ttl > 0 then\n  redis.call('EXPIRE', KEYS[1], ttl)\nend\nredis.call('ZADD', KEYS[4], now, ARGV[1])\nredis.call('PUBLISH', ARGV[7], KEYS[1])\nreturn 'failed'\n",
+      "sha": "207975bfeda18225c6e93d3e796cfcd52d240cbb"
     },
     "requeue": {
       "file": "scripts/requeue.lua",
