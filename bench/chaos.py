@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import os
 import random
 import re
@@ -42,22 +41,17 @@ import redis
 
 from doshit import Client, TaskExists
 from doshit._core.codec import parse_timestamp
+from doshit._process import killed_with_parent
 from doshit.testing import PrivateRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "bench.chaos_tasks"
 PREFIX = "chaos"
 QUEUE = "default"
-PR_SET_PDEATHSIG = 1
 
 
 def say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def die_with_parent() -> None:
-    """In a child before exec: SIGKILL when the chaos test ends, however it ends."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass
@@ -110,7 +104,7 @@ class Chaos:
         env = {**os.environ, "CHAOS_DIR": str(self.workdir), "PYTHONUNBUFFERED": "1"}
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent
+                args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=killed_with_parent
             )
         worker = Worker(proc, log)
         self.workers.append(worker)

@@ -190,7 +190,8 @@ def worker_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--redis-url",
         "-r",
-        help=f"redis://, rediss:// or unix:// URL (default: ${Env.URL}, then ${Env.REDIS_JSON}, then {DEFAULT_URL})",
+        help=f"redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// URL "
+        f"(default: ${Env.URL}, then ${Env.REDIS_JSON}, then {DEFAULT_URL})",
     )
     _add_common(parser)
     return parser

@@ -10,6 +10,12 @@ replica; NOREPLICAS: it lost its replicas) is asked for again. Sentinel does not
 a master it demotes by hand (SENTINEL FAILOVER) for seconds, so a thread asks the sentinels every
 second while such connections exist and drops them all when the master moved: they connect to the
 new one. Every connection, command or subscription, is made here, so they all follow.
+
+A redis+cluster:// URL makes a redis-py RedisCluster (sync or asyncio), typed here as the plain client
+it stands in for: it routes each command by its key (a queue's keys and its tasks share a slot, see
+Keys), follows MOVED and failovers, loads a script on every primary and takes classic pub/sub on any
+node. What it cannot do, a transaction over several slots or a blocking command in a pipeline, doshit
+does not ask of it.
 """
 
 from __future__ import annotations
@@ -20,18 +26,20 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
 
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
 import redis.asyncio.retry
 import redis.asyncio.sentinel
 import redis.backoff
+import redis.cluster
 import redis.retry
 import redis.sentinel
 
-from ._core.config import Durability, SentinelTarget, Settings
+from ._core.config import ClusterTarget, Durability, SentinelTarget, Settings
 from ._core.schema import SubmitReply
 from ._core.scripts import Reply, ScriptCall, parse_reply
 from ._errors import DecodeError, TaskNotDurable
@@ -74,8 +82,24 @@ _SCRIPT_REFUSED = ("ACL failure in script", "The user executing the script can't
 NOPERM (Redis 7.2 and later, then 7.0). A refused EXEC is an ExecAbortError that names NOPERM."""
 
 
+def _access_refused(exc: BaseException) -> BaseException | None:
+    """The refused access behind a RedisCluster that could not learn the cluster: redis-py words a
+    node that refused the user CLUSTER SLOTS as "Cluster mode is not enabled", with the refusal two
+    links down its chain of causes."""
+    seen = 0
+    cause: BaseException | None = exc
+    while cause is not None and seen < 5:
+        if isinstance(cause, REFUSED_ACCESS):
+            return cause
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    return None
+
+
 def config_problem(exc: BaseException) -> str | None:
     """What is wrong with the configuration, when Redis's error says so (else None)."""
+    if isinstance(exc, redis.exceptions.RedisClusterException):
+        refusal = _access_refused(exc)
+        return None if refusal is None else config_problem(refusal)
     refused = isinstance(exc, REFUSED_ACCESS) or (
         isinstance(exc, redis.ResponseError) and str(exc).startswith(_SCRIPT_REFUSED)
     )
@@ -86,7 +110,7 @@ def config_problem(exc: BaseException) -> str | None:
     return None
 
 
-SUBSCRIPTION_ERRORS = (redis.RedisError, OSError, ValueError)
+SUBSCRIPTION_ERRORS = (redis.RedisError, redis.exceptions.RedisClusterException, OSError, ValueError)
 """Errors that end a subscription's connection: Redis unreachable or refusing it (ValueError: its
 socket was closed under it)."""
 
@@ -108,6 +132,9 @@ def connect(settings: Settings, *, retries: int = RECONNECT_RETRIES, **extra: An
     for a connection whose owner reconnects by itself (a subscription that must notice)."""
     retry = redis.retry.Retry(redis.backoff.ExponentialBackoff(cap=0.5, base=0.05), retries)
     kwargs = _kwargs(settings, extra, retry)
+    if settings.cluster is not None:  # (it asks a node for the cluster's layout here, not at the first command)
+        with _cluster_errors():
+            return cast(redis.Redis, _SyncCluster(**_cluster_kwargs(settings.cluster, kwargs)))
     if settings.sentinel is not None:
         single = bool(kwargs.pop("single_connection_client", False))
         pool = _SyncSentinelPool.make(settings.sentinel, kwargs)
@@ -128,6 +155,8 @@ def connect_async(
     retry = redis.asyncio.retry.Retry(redis.backoff.ExponentialBackoff(cap=0.5, base=0.05), retries)
     kwargs = _kwargs(settings, extra, retry)
     url = settings.redis_py_url
+    if settings.cluster is not None:  # (pool_size: a command waits for no free connection, there is one pool per node)
+        return cast(redis.asyncio.Redis, _AsyncCluster(**_cluster_kwargs(settings.cluster, kwargs, asynchronous=True)))
     if pool_size is not None:
         kwargs.update(max_connections=pool_size, timeout=None)
     if settings.sentinel is not None:
@@ -142,6 +171,77 @@ def connect_async(
     else:
         pool = redis.asyncio.BlockingConnectionPool(**kwargs)
     return redis.asyncio.Redis.from_pool(pool)
+
+
+_CLUSTER_BUGS = (redis.exceptions.CrossSlotTransactionError, redis.exceptions.InvalidPipelineStack)
+"""RedisCluster's errors that are doshit's mistakes, not the cluster's state."""
+
+
+@contextlib.contextmanager
+def _cluster_errors() -> Iterator[None]:
+    """RedisCluster's own errors as the ones doshit handles everywhere: a cluster it cannot reach or
+    whose slots no node serves (RedisClusterUnreachableError, SlotNotCoveredError: not RedisErrors)
+    is a ConnectionError (wait and retry); a node that refused the user is that refusal."""
+    try:
+        yield
+    except _CLUSTER_BUGS:
+        raise
+    except redis.exceptions.RedisClusterException as exc:
+        raise _access_refused(exc) or redis.ConnectionError(str(exc)) from exc
+
+
+class _SyncCluster(redis.cluster.RedisCluster):
+    """A RedisCluster whose commands and pipelines raise the errors doshit handles (_cluster_errors)."""
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        with _cluster_errors():
+            return super().execute_command(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
+        pipe = super().pipeline(transaction, shard_hint)  # type: ignore[no-untyped-call]
+        execute = pipe.execute
+
+        def guarded(raise_on_error: bool = True) -> Any:
+            with _cluster_errors():
+                return execute(raise_on_error)
+
+        pipe.execute = guarded
+        return pipe
+
+
+class _AsyncCluster(redis.asyncio.cluster.RedisCluster):
+    """The asyncio _SyncCluster."""
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        with _cluster_errors():
+            return await super().execute_command(*args, **kwargs)
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
+        pipe = super().pipeline(transaction, shard_hint)
+        execute = pipe.execute
+
+        async def guarded(raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+            with _cluster_errors():
+                return await execute(raise_on_error, allow_redirections)
+
+        pipe.execute = guarded  # type: ignore[method-assign]
+        return pipe
+
+
+def _cluster_kwargs(target: ClusterTarget, kwargs: dict[str, Any], *, asynchronous: bool = False) -> dict[str, Any]:
+    """RedisCluster's keyword arguments: the URL's nodes and credentials, and what doshit asks of
+    every connection (a cluster connection is shared by design: single_connection_client has no
+    meaning there)."""
+    kwargs = {name: value for name, value in kwargs.items() if name != "single_connection_client"}
+    node = redis.asyncio.cluster.ClusterNode if asynchronous else redis.cluster.ClusterNode
+    given = {
+        "username": target.username,
+        "password": target.password,
+        "socket_timeout": target.socket_timeout,
+        "socket_connect_timeout": target.socket_connect_timeout,
+    }
+    kwargs.update({name: value for name, value in given.items() if value is not None and name not in kwargs})
+    return {"startup_nodes": [node(host, port) for host, port in target.nodes], **kwargs}
 
 
 # --------------------------------------------------------------------------- Sentinel
@@ -254,7 +354,7 @@ class _SyncSentinel(redis.sentinel.Sentinel):
     """Sentinels whose answer about the master is checked against the newest failover seen."""
 
     def __init__(self, target: SentinelTarget) -> None:
-        super().__init__(list(target.sentinels), sentinel_kwargs=_sentinel_kwargs(target))  # type: ignore[no-untyped-call]
+        super().__init__(list(target.sentinels), sentinel_kwargs=_sentinel_kwargs(target))  # type: ignore[no-untyped-call,unused-ignore]
         self.target = target
 
     def discover_master(self, service_name: str) -> Address:
@@ -287,7 +387,7 @@ class _AsyncSentinel(redis.asyncio.sentinel.Sentinel):
     """The asyncio _SyncSentinel."""
 
     def __init__(self, target: SentinelTarget) -> None:
-        super().__init__(list(target.sentinels), sentinel_kwargs=_sentinel_kwargs(target))  # type: ignore[no-untyped-call]
+        super().__init__(list(target.sentinels), sentinel_kwargs=_sentinel_kwargs(target))  # type: ignore[no-untyped-call,unused-ignore]
         self.target = target
 
     async def discover_master(self, service_name: str) -> Address:
@@ -513,12 +613,39 @@ async def _take_async(pool: Any) -> Any:
         return await pool.get_connection("EVALSHA")
 
 
+_NOT_HERE = (redis.exceptions.AskError, redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError)
+"""A cluster node's answers that mean the script did not run: its slot is on another node (MOVED, ASK),
+or no node serves it yet (CLUSTERDOWN, TRYAGAIN: a failover under way)."""
+ROUTING_RETRIES = 40
+ROUTING_PAUSE = 0.25
+"""A durable submit on a cluster asks again where its slot is and resends, this often, this far apart
+(10 s: a failover takes the node timeout and a second or two)."""
+
+
 def _run_durable(conn: redis.Redis, call: ScriptCall, durability: Durability) -> Reply:
+    """_run_durable_on the connection's pool; on a cluster, on the pool of the master of the call's
+    slot (WAIT counts the replicas of the node it is sent to), sent again while the cluster says the
+    slot is elsewhere or not served. A lost connection is not resent: the write may have happened."""
+    if not isinstance(conn, redis.cluster.RedisCluster):
+        return _run_durable_on(conn.connection_pool, call, durability)
+    for attempt in range(ROUTING_RETRIES + 1):
+        try:
+            pool = conn.get_node_from_key(call.keys[0]).redis_connection.connection_pool
+            return _run_durable_on(pool, call, durability)
+        except (*_NOT_HERE, *CONNECTION_ERRORS, redis.exceptions.SlotNotCoveredError) as exc:
+            with contextlib.suppress(redis.RedisError, OSError):
+                conn.nodes_manager.initialize()
+            if attempt == ROUTING_RETRIES or isinstance(exc, CONNECTION_ERRORS):
+                raise
+            time.sleep(ROUTING_PAUSE)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _run_durable_on(pool: Any, call: ScriptCall, durability: Durability) -> Reply:
     """EVALSHA and WAIT, sent together on one connection of the pool (WAIT counts the replicas that
     have this connection's writes), without redis-py's resending: a second send on another connection
     could not tell whether the first one's write was copied. A write refused (READONLY, NOREPLICAS:
     nothing written) is sent again on a new connection."""
-    pool = conn.connection_pool
     refusals = 0
     while True:
         connection = _take(pool)
@@ -551,12 +678,46 @@ def _send_durable(connection: Any, call: ScriptCall, durability: Durability) -> 
         raw: Any = connection.read_response()
     except redis.ResponseError as exc:
         raw = exc
-    return raw, _read_wait(connection, durability)
+    try:
+        return raw, _read_wait(connection, durability)
+    except redis.ResponseError:
+        if isinstance(raw, Exception):  # the script did not run (MOVED: the node is a replica now)
+            return raw, 0
+        raise
+
+
+class _NodePool:
+    """One node of an asyncio RedisCluster as a pool _run_durable_async_on takes connections from."""
+
+    def __init__(self, node: redis.asyncio.cluster.ClusterNode) -> None:
+        self.node = node
+
+    async def get_connection(self) -> Any:
+        return self.node.acquire_connection()
+
+    async def release(self, connection: Any) -> None:
+        self.node.release(connection)
 
 
 async def _run_durable_async(conn: redis.asyncio.Redis, call: ScriptCall, durability: Durability) -> Reply:
     """The asyncio _run_durable."""
-    pool = conn.connection_pool
+    if not isinstance(conn, redis.asyncio.cluster.RedisCluster):
+        return await _run_durable_async_on(conn.connection_pool, call, durability)
+    for attempt in range(ROUTING_RETRIES + 1):
+        try:
+            await conn.initialize()  # (the client's first command does it, and this one bypasses it)
+            return await _run_durable_async_on(_NodePool(conn.get_node_from_key(call.keys[0])), call, durability)
+        except (*_NOT_HERE, *CONNECTION_ERRORS, redis.exceptions.SlotNotCoveredError) as exc:
+            with contextlib.suppress(redis.RedisError, OSError):
+                await conn.nodes_manager.initialize()
+            if attempt == ROUTING_RETRIES or isinstance(exc, CONNECTION_ERRORS):
+                raise
+            await asyncio.sleep(ROUTING_PAUSE)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _run_durable_async_on(pool: Any, call: ScriptCall, durability: Durability) -> Reply:
+    """The asyncio _run_durable_on."""
     refusals = 0
     while True:
         connection = await _take_async(pool)
@@ -588,7 +749,12 @@ async def _send_durable_async(connection: Any, call: ScriptCall, durability: Dur
         raw: Any = await connection.read_response()
     except redis.ResponseError as exc:
         raw = exc
-    return raw, int(await connection.read_response(timeout=_wait_timeout(connection, durability)))
+    try:
+        return raw, int(await connection.read_response(timeout=_wait_timeout(connection, durability)))
+    except redis.ResponseError:
+        if isinstance(raw, Exception):
+            return raw, 0
+        raise
 
 
 def _durable_reply(call: ScriptCall, raw: Any, acknowledged: int, durability: Durability) -> Reply:

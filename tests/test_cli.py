@@ -38,7 +38,7 @@ def test_bad_app_is_a_clear_error(app: str, message: str, redis_url: str) -> Non
 def test_bad_redis_url(redis_url: str) -> None:
     done = run_worker("--app", "tests.apps.basic", "--redis-url", "http://localhost")
     assert done.returncode == 2
-    assert "redis://, rediss://, unix:// or redis+sentinel://" in done.stderr
+    assert "redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://" in done.stderr
 
 
 def test_bad_concurrency() -> None:

@@ -166,7 +166,7 @@ def test_bad_arguments_as_processes(redis_url: str) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("http://localhost", "redis://, rediss://, unix:// or redis+sentinel://"),
+        ("http://localhost", "redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://"),
         ("redis://localhost:notaport/0", "bad port"),
         ("redis://localhost/zero", "database must be a number"),
     ],

@@ -3,8 +3,8 @@
 The environment variables and the default URL are the schema's (``config`` in schema/schema.json),
 the same for every language:
 
-- ``DOSHIT_REDIS_URL``: ``redis://``, ``rediss://``, ``unix://`` or ``redis+sentinel://`` URL, with user and
-  password if needed.
+- ``DOSHIT_REDIS_URL``: ``redis://``, ``rediss://``, ``unix://``, ``redis+sentinel://`` or ``redis+cluster://``
+  URL, with user and password if needed.
 - ``DOSHIT_REDIS``: legacy; a JSON object of redis-py connection keyword arguments, used when there is no URL.
 - ``DOSHIT_APP_PREFIX``: legacy name of the key prefix.
 - ``DOSHIT_QUEUE``: the queue.
@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 from .._errors import ConfigError
 from .keys import Keys
-from .schema import DEFAULT_PREFIX, DEFAULT_QUEUE, DEFAULT_URL, URL_SCHEMES, Env
+from .schema import CLUSTER_DEFAULT_PORT, CLUSTER_SCHEME, DEFAULT_PREFIX, DEFAULT_QUEUE, DEFAULT_URL, URL_SCHEMES, Env
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Settings:
 
     @property
     def keys(self) -> Keys:
-        return Keys(self.prefix)
+        return Keys(self.prefix, cluster=self.cluster is not None)
 
     @functools.cached_property
     def sentinel(self) -> SentinelTarget | None:
@@ -49,6 +49,13 @@ class Settings:
         if self.url is None or not self.url.lower().startswith(f"{SENTINEL_SCHEME}://"):
             return None
         return parse_sentinel_url(self.url)
+
+    @functools.cached_property
+    def cluster(self) -> ClusterTarget | None:
+        """The nodes to start from and how to talk to them, for a redis+cluster:// URL (else None)."""
+        if self.url is None or not self.url.lower().startswith(f"{CLUSTER_SCHEME}://"):
+            return None
+        return parse_cluster_url(self.url)
 
     @functools.cached_property
     def durability(self) -> Durability | None:
@@ -87,7 +94,8 @@ SENTINEL_PORT = 26379
 """A sentinel's port when the URL gives none."""
 DURABILITY_PARAMS = ("durable_replicas", "durable_timeout_ms")
 """Query parameters of any Redis URL that ask a submit to wait for replicas (WAIT)."""
-SENTINEL_PARAMS = ("db", "sentinel_username", "sentinel_password", "socket_timeout", "socket_connect_timeout")
+TIMEOUT_PARAMS = ("socket_timeout", "socket_connect_timeout")
+SENTINEL_PARAMS = ("db", "sentinel_username", "sentinel_password", *TIMEOUT_PARAMS)
 """The other query parameters a redis+sentinel:// URL may have."""
 DURABLE_TIMEOUT_MS = 1000
 """How long a durable submit waits for its replicas when the URL says only how many."""
@@ -116,6 +124,18 @@ class SentinelTarget:
     password: str | None = field(default=None, repr=False)
     sentinel_username: str | None = None
     sentinel_password: str | None = field(default=None, repr=False)
+    socket_timeout: float | None = None
+    socket_connect_timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class ClusterTarget:
+    """A redis+cluster:// URL, read: the nodes to learn the cluster from (any few of them), and how
+    to talk to every node."""
+
+    nodes: tuple[tuple[str, int], ...]
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
     socket_timeout: float | None = None
     socket_connect_timeout: float | None = None
 
@@ -187,27 +207,35 @@ def parse_durability(url: str) -> Durability | None:
     return Durability(count, ms) if count else None
 
 
-def _host_port(text: str, shown: str) -> tuple[str, int]:
+def _host_port(text: str, scheme: str, noun: str, default_port: int, shown: str) -> tuple[str, int]:
     found = re.fullmatch(r"(\[[^\]]*\]|[^:\[\]]*)(?::(.*))?", text)
     host = "" if found is None else found.group(1).strip("[]")
     if not host:
-        raise ConfigError(f"a {SENTINEL_SCHEME}:// URL names a sentinel without a host ({text!r}): {shown}")
+        raise ConfigError(f"a {scheme}:// URL names a {noun} without a host ({text!r}): {shown}")
     port = None if found is None else found.group(2)
     if port is None or port == "":
-        return host, SENTINEL_PORT
+        return host, default_port
     if not (port.isascii() and port.isdigit() and len(port) <= 5) or not 0 < int(port) <= 65535:
         raise ConfigError(f"Redis URL has a bad port {port!r} (a number from 1 to 65535): {shown}")
     return host, int(port)
 
 
-def parse_sentinel_url(url: str) -> SentinelTarget:
-    """``redis+sentinel://[user:password@]host[:port][,host[:port]...]/service[/db][?query]``, read;
-    ConfigError (one line, the password masked) for one that cannot be used. The user and password
-    are the master's (and its replicas'); the sentinels' are the query's sentinel_username and
-    sentinel_password. A port left out is 26379."""
+@dataclass(frozen=True)
+class _ManyHosts:
+    """A URL that names several hosts: ``scheme://[user:password@]host[:port][,host[:port]...][path][?query]``."""
+
+    hosts: tuple[tuple[str, int], ...]
+    username: str | None
+    password: str | None
+    segments: list[str]
+    query: dict[str, str]
+
+
+def _many_hosts(
+    url: str, scheme: str, noun: str, default_port: int, form: str, params: tuple[str, ...], names: str
+) -> _ManyHosts:
     shown = mask_url(url)
-    form = f"{SENTINEL_SCHEME}://host1:26379,host2:26379/service[/db]"
-    rest = url[len(SENTINEL_SCHEME) + 3 :]
+    rest = url[len(scheme) + 3 :]
     end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i != -1), default=len(rest))
     authority, tail = rest[:end], rest[end:]
     path = tail.partition("?")[0].partition("#")[0]
@@ -220,35 +248,62 @@ def parse_sentinel_url(url: str) -> SentinelTarget:
         username = unquote(user) or None
         password = unquote(secret) if colon and secret else None
     if not places:
-        raise ConfigError(f"a {SENTINEL_SCHEME}:// URL names its sentinels and the service: {form}: {shown}")
-    sentinels = tuple(_host_port(place, shown) for place in places.split(","))
-    segments = path.split("/")[1:] if path else []
+        raise ConfigError(f"a {scheme}:// URL names {names}: {form}: {shown}")
+    hosts = tuple(_host_port(place, scheme, noun, default_port, shown) for place in places.split(","))
+    query = _query(url, shown)
+    unknown = sorted(set(query) - set(params) - set(DURABILITY_PARAMS))
+    if unknown:
+        known = ", ".join((*params, *DURABILITY_PARAMS))
+        raise ConfigError(f"{', '.join(unknown)}: not a parameter of a {scheme}:// URL (it takes {known}): {shown}")
+    parse_durability(url)
+    return _ManyHosts(hosts, username, password, path.split("/")[1:] if path else [], query)
+
+
+def _timeouts(query: Mapping[str, str], shown: str) -> dict[str, float]:
+    return {name: _seconds(name, query[name], shown) for name in TIMEOUT_PARAMS if name in query}
+
+
+def parse_sentinel_url(url: str) -> SentinelTarget:
+    """``redis+sentinel://[user:password@]host[:port][,host[:port]...]/service[/db][?query]``, read;
+    ConfigError (one line, the password masked) for one that cannot be used. The user and password
+    are the master's (and its replicas'); the sentinels' are the query's sentinel_username and
+    sentinel_password. A port left out is 26379."""
+    shown = mask_url(url)
+    form = f"{SENTINEL_SCHEME}://host1:26379,host2:26379/service[/db]"
+    read = _many_hosts(
+        url, SENTINEL_SCHEME, "sentinel", SENTINEL_PORT, form, SENTINEL_PARAMS, "its sentinels and the service"
+    )
+    segments, query = read.segments, read.query
     if not segments or not segments[0]:
         raise ConfigError(f"a {SENTINEL_SCHEME}:// URL needs the service (master) name: {form}: {shown}")
     if len(segments) > 2 or (len(segments) == 2 and not segments[1]):
         raise ConfigError(f"a {SENTINEL_SCHEME}:// URL's path is /service or /service/db: {form}: {shown}")
-    query = _query(url, shown)
-    unknown = sorted(set(query) - set(SENTINEL_PARAMS) - set(DURABILITY_PARAMS))
-    if unknown:
-        known = ", ".join((*SENTINEL_PARAMS, *DURABILITY_PARAMS))
-        raise ConfigError(
-            f"{', '.join(unknown)}: not a parameter of a {SENTINEL_SCHEME}:// URL (it takes {known}): {shown}"
-        )
     database = query.get("db", segments[1] if len(segments) == 2 else "0")
     if not (database.isascii() and database.isdigit() and len(database) <= 9):
         raise ConfigError(f"Redis URL's database must be a number, got {database!r}: {shown}")
-    timeouts = {name: _seconds(name, query[name], shown) for name in SENTINEL_PARAMS[3:] if name in query}
-    parse_durability(url)
     return SentinelTarget(
-        sentinels=sentinels,
+        sentinels=read.hosts,
         service=unquote(segments[0]),
         db=int(database),
-        username=username,
-        password=password,
+        username=read.username,
+        password=read.password,
         sentinel_username=query.get("sentinel_username") or None,
         sentinel_password=query.get("sentinel_password") or None,
-        **timeouts,
+        **_timeouts(query, shown),
     )
+
+
+def parse_cluster_url(url: str) -> ClusterTarget:
+    """``redis+cluster://[user:password@]host[:port][,host[:port]...][/][?query]``, read: the nodes to
+    learn the cluster from (one that answers is enough; a port left out is 6379) and the user and
+    password of every node; ConfigError (one line, the password masked) for one that cannot be used.
+    A cluster has one database, 0."""
+    shown = mask_url(url)
+    form = f"{CLUSTER_SCHEME}://host1:6379,host2:6379"
+    read = _many_hosts(url, CLUSTER_SCHEME, "node", CLUSTER_DEFAULT_PORT, form, TIMEOUT_PARAMS, "one node or more")
+    if [segment for segment in read.segments if segment not in ("", "0")] or len(read.segments) > 1:
+        raise ConfigError(f"a {CLUSTER_SCHEME}:// URL has no path (a cluster has one database, 0): {form}: {shown}")
+    return ClusterTarget(read.hosts, read.username, read.password, **_timeouts(read.query, shown))
 
 
 def check_url(url: str) -> None:
@@ -263,6 +318,9 @@ def check_url(url: str) -> None:
         raise ConfigError(f"Redis URL must start with {', '.join(others)} or {last}: {shown}")
     if parts.scheme == SENTINEL_SCHEME:
         parse_sentinel_url(url)
+        return
+    if parts.scheme == CLUSTER_SCHEME:
+        parse_cluster_url(url)
         return
     parse_durability(url)
     if "@" in parts.path or "@" in parts.query or ("@" in parts.netloc and parts.netloc.count("@") > 1):

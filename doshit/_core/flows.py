@@ -19,7 +19,7 @@ from .._errors import ConfigError, DecodeError, TaskExists, TaskNotFound, TaskTi
 from . import codec
 from .backoff import Backoff
 from .codec import unix_ms
-from .keys import Keys, check_task_id
+from .keys import Keys
 from .limits import MAX_MEMORY_LIMIT, MAX_RETRIES, MAX_TIMEOUT
 from .schema import (
     MAX_ARGS_BYTES,
@@ -28,7 +28,9 @@ from .schema import (
     RESULT_TTL_MAX_SECONDS,
     SCHEMA_VERSION,
     SUBMIT_MANY_MAX,
+    CancelReply,
     Reason,
+    RequeueReply,
     State,
     SubmitManyReply,
     SubmitReply,
@@ -235,7 +237,7 @@ def submit(
     max_args_bytes: int = MAX_ARGS_BYTES,
 ) -> Flow[str]:
     """Write the task and push its id, after making sure the results subscription is live."""
-    task_id = new_task_id() if options.task_id is None else check_task_id(options.task_id)
+    task_id = keys.task_id_for(queue, new_task_id() if options.task_id is None else options.task_id)
     due = options.due()
     fields = submit_fields(function, kwargs, **_field_options(queue, options, due, None, max_args_bytes))
     call = script_call(
@@ -321,7 +323,7 @@ def submit_many(
         if task_options.queue != options.queue:
             raise ValueError("_queue differs; one submit_many pushes on one queue")
         if own.task_id is not None:
-            task_id = check_task_id(own.task_id)
+            task_id = keys.task_id_for(queue, own.task_id)
             if task_id in chosen:
                 raise ValueError(f"task id {task_id} is given twice")
             chosen.add(task_id)
@@ -333,9 +335,10 @@ def submit_many(
     task_ids: list[str] = []
     task_keys: list[str] = []
     tasks: list[str] = []
+    tag = keys.id_tag(queue)
     for index, (item, generated) in enumerate(zip(items, new_task_ids(len(items)), strict=True)):
         try:
-            part = one(item, generated)
+            part = one(item, tag + generated)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"task {index}: {exc}") from None
         tasks += part
@@ -412,9 +415,12 @@ def poll(keys: Keys, task_id: str) -> Flow[bool]:
     return bool(state == State.FINISHED)
 
 
-def _queue_of(keys: Keys, queue: str | None, default_queue: str) -> str:
+def _queue_of(keys: Keys, task_id: str, queue: str | None, default_queue: str) -> str | None:
     """The task's queue, or the client's when the hash names one no producer could have used (then
-    the task is on none of its lists)."""
+    the task is on none of its lists). On a cluster, the queue in the id's tag: the only one whose
+    keys share the task's slot (None for an id without one: no task of this layout has it)."""
+    if keys.cluster:
+        return keys.queue_of_id(task_id)
     try:
         keys.pending(queue or default_queue)
     except ConfigError:
@@ -427,7 +433,9 @@ def cancel(keys: Keys, task_id: str, default_queue: str) -> Flow[str]:
     one a live worker runs; returns what happened."""
     key = keys.task(task_id)
     queue, owner = yield Call(("HMGET", key, TaskField.QUEUE, TaskField.WORKER))
-    queue = _queue_of(keys, queue, default_queue)
+    queue = _queue_of(keys, task_id, queue, default_queue)
+    if queue is None:
+        return CancelReply.MISSING
     gone = bool(owner) and not (yield Call(("EXISTS", keys.worker(owner))))
     call = script_call(
         "cancel",
@@ -458,7 +466,9 @@ def cancel(keys: Keys, task_id: str, default_queue: str) -> Flow[str]:
 def requeue(keys: Keys, task_id: str, default_queue: str) -> Flow[str]:
     """Run a failed task again (its history kept in errors); returns what happened."""
     key = keys.task(task_id)
-    queue = _queue_of(keys, (yield Call(("HGET", key, TaskField.QUEUE))), default_queue)
+    queue = _queue_of(keys, task_id, (yield Call(("HGET", key, TaskField.QUEUE))), default_queue)
+    if queue is None:
+        return RequeueReply.MISSING
     call = script_call(
         "requeue",
         keys=dict(task=key, pending=keys.pending(queue), failed=keys.failed(queue)),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .._errors import ConfigError
 from .schema import (
+    CLUSTER_TAG,
     CMD_CHANNEL,
     EXECUTING_KEY,
     FAILED_KEY,
@@ -78,12 +79,44 @@ def check_queue(queue: str) -> str:
 
 @dataclass(frozen=True)
 class Keys:
-    """Keys of one prefix; the queue-specific ones take the queue name."""
+    """Keys of one prefix; the queue-specific ones take the queue name. With ``cluster`` they follow
+    the Redis Cluster layout (``cluster`` in schema.json): a queue's keys carry the queue as hash tag,
+    the prefix-wide ones the prefix, and a task id starts with its queue's tag, so that every key one
+    script touches shares a hash slot."""
 
     prefix: str
+    cluster: bool = False
 
     def __post_init__(self) -> None:
         _check_name("prefix", self.prefix)
+
+    def _queue(self, queue: str) -> str:
+        check_queue(queue)
+        return f"{CLUSTER_TAG[0]}{queue}{CLUSTER_TAG[1]}" if self.cluster else queue
+
+    @property
+    def _prefix(self) -> str:
+        """The prefix as the prefix-wide keys are written."""
+        return f"{CLUSTER_TAG[0]}{self.prefix}{CLUSTER_TAG[1]}" if self.cluster else self.prefix
+
+    def id_tag(self, queue: str) -> str:
+        """What starts the id of every task of the queue: its hash tag and ':' on a cluster, else nothing."""
+        return f"{self._queue(queue)}:" if self.cluster else ""
+
+    def task_id_for(self, queue: str, task_id: str) -> str:
+        """The id a task of this queue given ``task_id`` is stored under: ``task_id`` itself, on a
+        cluster with the queue's tag put in front unless it starts with it; ValueError when it breaks
+        the id rule."""
+        tag = self.id_tag(queue)
+        if tag and not (isinstance(task_id, str) and task_id.startswith(tag)):
+            task_id = tag + check_task_id(task_id)
+        return check_task_id(task_id)
+
+    def queue_of_id(self, task_id: str) -> str | None:
+        """On a cluster, the queue whose tag starts the id (None when none does)."""
+        opening, closing = CLUSTER_TAG
+        name, found, _ = task_id[len(opening) :].partition(f"{closing}:")
+        return name if self.cluster and task_id.startswith(opening) and found and valid_queue(name) else None
 
     def task(self, task_id: str) -> str:
         return TASK_KEY.format(prefix=self.prefix, task_id=task_id)
@@ -94,38 +127,38 @@ class Keys:
         return task_key[len(head) :] if task_key.startswith(head) and len(task_key) > len(head) else None
 
     def pending(self, queue: str) -> str:
-        return PENDING_KEY.format(prefix=self.prefix, queue=check_queue(queue))
+        return PENDING_KEY.format(prefix=self.prefix, queue=self._queue(queue))
 
     def executing(self, queue: str) -> str:
-        return EXECUTING_KEY.format(prefix=self.prefix, queue=check_queue(queue))
+        return EXECUTING_KEY.format(prefix=self.prefix, queue=self._queue(queue))
 
     def scheduled(self, queue: str) -> str:
-        return SCHEDULED_KEY.format(prefix=self.prefix, queue=check_queue(queue))
+        return SCHEDULED_KEY.format(prefix=self.prefix, queue=self._queue(queue))
 
     def failed(self, queue: str) -> str:
-        return FAILED_KEY.format(prefix=self.prefix, queue=check_queue(queue))
+        return FAILED_KEY.format(prefix=self.prefix, queue=self._queue(queue))
 
     def recovery(self, queue: str) -> str:
-        return RECOVERY_KEY.format(prefix=self.prefix, queue=check_queue(queue))
+        return RECOVERY_KEY.format(prefix=self.prefix, queue=self._queue(queue))
 
     def scheduled_command(self, queue: str) -> str:
         """The command that tells the queue's workers a task was scheduled."""
         return SCHEDULED_COMMAND.format(queue=check_queue(queue))
 
     def worker(self, worker_id: str) -> str:
-        return WORKER_KEY.format(prefix=self.prefix, worker_id=worker_id)
+        return WORKER_KEY.format(prefix=self._prefix, worker_id=worker_id)
 
     @property
     def workers(self) -> str:
-        return WORKERS_KEY.format(prefix=self.prefix)
+        return WORKERS_KEY.format(prefix=self._prefix)
 
     @property
     def stats(self) -> str:
-        return STATS_KEY.format(prefix=self.prefix)
+        return STATS_KEY.format(prefix=self._prefix)
 
     @property
     def stats_durations(self) -> str:
-        return STATS_DURATIONS_KEY.format(prefix=self.prefix)
+        return STATS_DURATIONS_KEY.format(prefix=self._prefix)
 
     @property
     def results(self) -> str:

@@ -326,16 +326,20 @@ class WorkerProtocol:
         )
 
     def recover(self, task_id: str, owner: str | None, now: str, grace_ms: int, default_retries: int,
-                default_ttl: int) -> ScriptCall:  # fmt: skip
-        """Look at one id on executing for a task whose worker (``owner``, as read) is gone."""
+                default_ttl: int, owner_alive: bool | None = None) -> ScriptCall:  # fmt: skip
+        """Look at one id on executing for a task whose worker (``owner``, as read) is gone. On a
+        cluster the caller looked whether the owner's key exists (``owner_alive``): it is in another slot."""
+        if self.keys.cluster and owner_alive is None:
+            raise ValueError("on a cluster, recover needs owner_alive: the owner's key is in another slot")
+        task = self.keys.task(task_id)
         return script_call(
             "recover",
             keys=dict(
-                task=self.keys.task(task_id),
+                task=task,
                 executing=self.executing,
                 pending=self.pending,
                 failed=self.keys.failed(self.queue),
-                owner=self.keys.worker(owner or NO_WORKER),
+                owner=task if self.keys.cluster else self.keys.worker(owner or NO_WORKER),
             ),
             argv=dict(
                 task_id=task_id,
@@ -347,6 +351,7 @@ class WorkerProtocol:
                 results_channel=self.keys.results,
                 default_ttl=default_ttl,
                 cancelled_reason=Reason.CANCELLED_ORPHAN,
+                owner_alive="" if not self.keys.cluster else "1" if owner_alive else "0",
             ),
         )
 

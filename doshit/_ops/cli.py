@@ -225,7 +225,8 @@ def parser() -> Parser:
     main.add_argument(
         "--redis-url",
         "-r",
-        help=f"redis://, rediss:// or unix:// URL (default: ${Env.URL}, then ${Env.REDIS_JSON}, then the default)",
+        help=f"redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// URL "
+        f"(default: ${Env.URL}, then ${Env.REDIS_JSON}, then the default)",
     )
     main.add_argument("--prefix", help=f"key prefix (default: ${Env.PREFIX} or doshit)")
     main.add_argument("--json", action="store_true", help="print one JSON document on stdout, for scripts")

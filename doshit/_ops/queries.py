@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import redis
+from redis.crc import key_slot
 
 from .._client.sync import Client, Task
 from .._core.config import Settings
@@ -673,6 +674,14 @@ class Ops:
         them changed meanwhile (then each is tried once more on its own)."""
         if not ids:
             return
+        if self.keys.cluster and len(ids) > 1:  # a transaction keeps to one hash slot
+            by_slot: dict[int, list[str]] = {}
+            for task_id in ids:
+                by_slot.setdefault(key_slot(self.keys.task(task_id).encode()), []).append(task_id)
+            if len(by_slot) > 1:
+                for group in by_slot.values():
+                    self._purge(group, result, dry_run, wanted, queue)
+                return
         if len(ids) > 1 and not self._purge_once(ids, result, dry_run, wanted, queue):
             for task_id in ids:
                 self._purge([task_id], result, dry_run, wanted, queue)

@@ -31,6 +31,7 @@ from .._core.limits import Limits
 from .._core.outcome import Outcome, failed
 from .._core.schema import Reason
 from .._logs import LOG_FORMATS, configure
+from .._process import killed_with_parent
 from .app import AppRef
 from .context import Report, TaskContext
 from .frames import (
@@ -112,10 +113,9 @@ class TaskOutput(io.TextIOBase):
 def die_with_parent(parent: int) -> None:
     """Be killed when the process that started us dies, even by SIGKILL (Linux), so that a task never
     runs on unsupervised after its worker is gone."""
+    killed_with_parent()
     if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        libc.prctl(PR_SET_CHILD_SUBREAPER, 1)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1)
     if os.getppid() != parent:  # it died before we asked
         os._exit(1)
 

@@ -181,7 +181,10 @@ class Consumer:
         for protocol in self.protocols:
             pipe = self.conn.pipeline(transaction=False)
             for _ in range(count):
-                pipe.rpoplpush(protocol.pending, protocol.executing)
+                if protocol.keys.cluster:  # the same move; a cluster pipeline refuses RPOPLPUSH
+                    pipe.lmove(protocol.pending, protocol.executing, "RIGHT", "LEFT")
+                else:
+                    pipe.rpoplpush(protocol.pending, protocol.executing)
             ids = [i for i in await pipe.execute() if i is not None]
             if ids:
                 taken.append((protocol, ids))

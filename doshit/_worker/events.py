@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import dataclasses
 import inspect
 import logging
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Union
 
 import orjson
+
+from .._process import killed_with_parent
 
 log = logging.getLogger("doshit.worker")
 
@@ -96,11 +96,6 @@ def check_failure_hook(hook: object) -> FailureHook | None:
     raise ValueError(f"a failure hook is a function or a command as a list of strings (no shell), got {hook!r}")
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child, between fork and exec
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def run_command(argv: Sequence[str], event: Event, timeout: float) -> None:
     """Run a failure command: the event as JSON on stdin and as DOSHIT_* environment variables, in a
     process group of its own that is killed at the time limit. Raises on a non-zero exit."""
@@ -113,7 +108,7 @@ def run_command(argv: Sequence[str], event: Event, timeout: float) -> None:
             env[f"DOSHIT_{name}"] = str(value)
     proc = subprocess.Popen(
         list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-        start_new_session=True, preexec_fn=_die_with_parent,
+        start_new_session=True, preexec_fn=killed_with_parent,
     )  # fmt: skip
     try:
         output, _ = proc.communicate(event.to_json(), timeout=timeout)

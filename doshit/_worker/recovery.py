@@ -29,6 +29,7 @@ import redis
 import redis.asyncio
 
 from .._core import codec
+from .._core.keys import NO_WORKER
 from .._core.schema import PromoteReply, RecoverReply, State, TaskField, UnclaimReply
 from .._core.stats import Stats
 from .._core.worker_rules import WorkerProtocol
@@ -94,13 +95,19 @@ class Recovery:
         for task_id in ids:
             pipe.hget(self.protocol.keys.task(task_id), TaskField.WORKER)
         owners = await pipe.execute(raise_on_error=False)
+        alive: list[bool | None] = [None] * len(ids)
+        if self.protocol.keys.cluster:  # the worker keys are in another slot: look at them here, then recover
+            pipe = self.conn.pipeline(transaction=False)
+            for owner in owners:
+                pipe.exists(self.protocol.keys.worker(owner if isinstance(owner, str) else NO_WORKER))
+            alive = [found == 1 for found in await pipe.execute()]
         now = codec.now_timestamp()
         calls = [
             self.protocol.recover(
                 task_id, owner if isinstance(owner, str) else None, now, self.grace_ms, self.default_retries,
-                self.result_ttl,
+                self.result_ttl, owner_alive,
             )
-            for task_id, owner in zip(ids, owners, strict=True)
+            for task_id, owner, owner_alive in zip(ids, owners, alive, strict=True)
         ]  # fmt: skip
         for task_id, owner, reply in zip(ids, owners, await run_scripts_apart(self.conn, calls), strict=True):
             if isinstance(reply, Exception):

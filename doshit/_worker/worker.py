@@ -218,7 +218,7 @@ class Worker:
         self._finisher = finisher = Finisher(conn, by_queue, self.result_ttl, lambda: bool(consumer.running))
         self.done = finisher.done
         self.stats = stats = Stats()
-        heartbeat = Heartbeat(self.settings, info, finisher.done, stats)
+        heartbeat: Heartbeat | None = None  # (made once registered: on a cluster it connects at once)
         self.hooks = hooks = Hooks(
             self.registry.hooks(), self._failure_hook, self.hook_timeout, functools.partial(self._meta, conn)
         )
@@ -252,6 +252,7 @@ class Worker:
             registered = await self._register(registration)
             if not registered:
                 return
+            heartbeat = Heartbeat(self.settings, info, finisher.done, stats)
             heartbeat.start()
             upkeep = [
                 asyncio.create_task(finisher.run(), name="finisher"),
@@ -275,7 +276,8 @@ class Worker:
             self._worker_event("worker_stopped")
             await hooks.drain(self.hook_timeout)
         finally:
-            heartbeat.stop()
+            if heartbeat is not None:
+                heartbeat.stop()
             await _cancel(upkeep)
             if registered:
                 await registration.unregister()
