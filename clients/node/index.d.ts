@@ -2,7 +2,7 @@
 // The task hash's fields come from lib/fields.d.ts, generated from schema/schema.json.
 
 import { EventEmitter } from 'node:events';
-import type { RedisClientOptions, RedisClientType, RedisSentinelType } from '@redis/client';
+import type { RedisClientOptions, RedisClientType, RedisClusterType, RedisSentinelType } from '@redis/client';
 import type { TaskFields as GeneratedTaskFields } from './lib/fields';
 
 /** The legacy 1.1.2 entry point: `require('doshit')(redisUrl, prefix, queue)`. */
@@ -17,14 +17,18 @@ declare namespace doshit {
 
   interface ClientOptions {
     /**
-     * redis://, rediss://, unix:///path?db=N or redis+sentinel://host1:26379,host2:26379/service[/db].
+     * redis://, rediss://, unix:///path?db=N, redis+sentinel://host1:26379,host2:26379/service[/db]
+     * or redis+cluster://host1:6379,host2:6379 (Redis Cluster; no database: none, / or /0).
      * Default: DOSHIT_REDIS_URL, else redis://127.0.0.1:6379/0.
      * A rediss:// URL may name TLS files as redis-py does: ?ssl_ca_certs=, ssl_certfile=, ssl_keyfile=
      * (read at createClient), and ssl_cert_reqs=none, ssl_check_hostname=false. Percent-encode '/'
      * and '@' in a password. A redis+sentinel:// URL asks the sentinels for the service's master and
      * follows its failovers; its user and password are the master's, ?sentinel_username= and
-     * ?sentinel_password= the sentinels'. Any URL may add ?durable_replicas=N&durable_timeout_ms=T:
-     * then a submit resolves only once N replicas have the task (WAIT), else it rejects with
+     * ?sentinel_password= the sentinels'. A redis+cluster:// URL names nodes to learn the cluster
+     * from (port 6379 when left out); its user and password are every node's, its query may give
+     * socket_connect_timeout (seconds); keys follow the cluster layout (see Keys). Any URL may add
+     * ?durable_replicas=N&durable_timeout_ms=T: then a submit resolves only once N replicas have the
+     * task (WAIT, on a cluster on the master of the task's slot), else it rejects with
      * TaskNotDurableError.
      */
     url?: string;
@@ -41,7 +45,8 @@ declare namespace doshit {
     maxArgsBytes?: number;
     /**
      * More node-redis options for both connections; they override the URL's (`socket` is merged
-     * key by key), e.g. `{ socket: { tls: true, ca, cert, key } }` for TLS.
+     * key by key), e.g. `{ socket: { tls: true, ca, cert, key } }` for TLS. On a cluster they go to
+     * every node's connection (createCluster's `defaults`).
      */
     redis?: RedisClientOptions;
   }
@@ -51,6 +56,8 @@ declare namespace doshit {
     /**
      * Your own id: 1 to 256 characters, no whitespace or control characters, well-formed Unicode
      * (else a RangeError); refused with TaskExistsError if a task with it exists. Default: a uuid4.
+     * On a cluster the id starts with its queue's tag: `{queue}:` is put in front unless it is
+     * there (Task.id is the id as stored).
      */
     taskId?: string;
     username?: string;
@@ -142,10 +149,11 @@ declare namespace doshit {
     readonly queue: string;
     readonly keys: Keys;
     /**
-     * The node-redis connection commands go out on: a RedisSentinel for a redis+sentinel:// URL
-     * (its sendCommand also takes the RedisClient form, sendCommand(args, options)).
+     * The node-redis connection commands go out on: a RedisSentinel for a redis+sentinel:// URL, a
+     * RedisCluster for a redis+cluster:// URL (the sendCommand of both also takes the RedisClient
+     * form, sendCommand(args, options); the cluster's sends to the master of the command's first key).
      */
-    readonly redis: RedisClientType | RedisSentinelType;
+    readonly redis: RedisClientType | RedisSentinelType | RedisClusterType;
     /** How many task keys are still watched or kept (0 once every result was delivered). */
     readonly watching: number;
     submit<R = unknown>(fn: string, args?: Record<string, Value | undefined>, options?: SubmitOptions): Promise<Task<R>>;
@@ -164,7 +172,9 @@ declare namespace doshit {
     getTask(taskId: string): Promise<TaskInfo>;
     /**
      * Cancel a pending or scheduled task (or the executing task of a worker found dead), or send the
-     * kill command for one a live worker runs.
+     * kill command for one a live worker runs. `queue`: the task's queue when known (default: the
+     * one its hash names). On a cluster the queue is the one the id's tag names, and an id without a
+     * queue's tag is 'missing'.
      */
     cancel(taskId: string, queue?: string | null): Promise<CancelOutcome>;
     /** Run a failed task again: its failure joins `errors`, its result goes, it is pushed on its queue. */
@@ -182,7 +192,9 @@ declare namespace doshit {
   type LegacyCallback = (error: unknown, value: unknown, task: LegacyTask | null) => void;
 
   class LegacyClient extends EventEmitter {
+    /** Returns the new task's id (on a cluster, {queue}:<uuid4>). */
     task(name: string, args: Record<string, Value | undefined>, cb?: LegacyCallback): string;
+    /** Returns the id as stored: on a cluster with `{queue}:` put in front unless it is there. */
     taskwithid(taskId: string, name: string, args: Record<string, Value | undefined>, cb?: LegacyCallback): string;
     gettask(taskId: string, cb: (error: Error | null, task: LegacyTask | null) => void): void;
     quit(cb?: (error: Error | null) => void): Promise<void>;
@@ -192,10 +204,26 @@ declare namespace doshit {
     on(event: 'error', listener: (error: Error) => void): this;
   }
 
-  /** The keys, channels and commands of one prefix. */
+  /**
+   * The keys, channels and commands of one prefix. With `cluster` they follow the Redis Cluster
+   * layout (schema.cluster): a queue's keys carry the queue as hash tag (doshit:{default}:pending),
+   * the prefix-wide ones the prefix ({doshit}:worker:<id>), and a task id starts with its queue's
+   * tag ({default}:<uuid4>), so a queue's keys and tasks share one slot.
+   */
   class Keys {
-    constructor(prefix?: string);
+    constructor(prefix?: string, options?: { cluster?: boolean });
     readonly prefix: string;
+    /** Whether the keys follow the Redis Cluster layout. */
+    readonly cluster: boolean;
+    /** What starts the id of every task of the queue: '{queue}:' on a cluster, else ''. */
+    idTag(queue: string): string;
+    /**
+     * The id a task of `queue` given `taskId` is stored under: on a cluster with the queue's tag put
+     * in front unless it starts with it; a RangeError for a bad id.
+     */
+    taskIdFor(queue: string, taskId: string): string;
+    /** The queue whose hash tag starts a task id ('{emails}:x' names emails), or null. */
+    queueOfId(taskId: string): string | null;
     readonly results: string;
     readonly cmd: string;
     readonly killAll: string;

@@ -24,6 +24,13 @@ const {
 const { Results } = require('./results');
 const { runScript, scriptCall } = require('./scripts');
 
+/** What cancel() and requeue() answer for a task there is none of (as their scripts do). */
+const MISSING = 'missing';
+for (const script of ['cancel', 'requeue']) {
+  if (!schema.scripts[script].reply.words.includes(MISSING)) {
+    throw new Error(`the schema's ${script} script never says ${MISSING}`);
+  }
+}
 /** call() takes the submit options, but its `timeout` is the wait's (milliseconds), not the task's time limit. */
 const CALL_OPTIONS = SUBMIT_OPTIONS;
 /** submitMany() takes the submit options but taskId: the ids are made for it. */
@@ -134,7 +141,8 @@ class Client extends EventEmitter {
 
   /**
    * Queue a call of `fn` with named arguments; resolves once it is queued, with its Task.
-   * Options: queue, taskId (refused with TaskExistsError if taken), username,
+   * Options: queue, taskId (refused with TaskExistsError if taken; on a cluster it gets the queue's
+   * tag put in front unless it starts with it, and the Task carries the id as stored), username,
    * virtualMemoryLimit (bytes), resultTtl (seconds to keep the finished hash; 0 keeps it),
    * retries (runs allowed after a failure), timeout (whole seconds it may run), and delay (seconds
    * from now) or at (a Date) to run it later: it waits in the scheduled state until then; meta (an
@@ -147,8 +155,8 @@ class Client extends EventEmitter {
       SUBMIT_OPTIONS,
     );
     const virtualMemoryLimit = options.virtualMemoryLimit ?? this.#settings.virtualMemoryLimit;
-    const id = taskId === undefined ? newTaskId() : checkTaskId(taskId);
     const k = this.keys;
+    const id = k.taskIdFor(queue, taskId === undefined ? newTaskId() : taskId);
     const [pending, scheduled, scheduledCommand] = [k.pending(queue), k.scheduled(queue), k.scheduledCommand(queue)];
     const due = dueOf(delay, at);
     const { maxArgsBytes } = this.#settings;
@@ -216,6 +224,7 @@ class Client extends EventEmitter {
     const common = submitFields(fn, {}, fieldOptions).filter(([field]) => field !== FIELD.args);
     const dueMs = due === null ? '' : String(due.getTime());
     const k = this.keys;
+    const idTag = k.idTag(queue); // on a cluster every id starts with its queue's tag
     const ids = [];
     const taskKeys = [];
     const tasks = [];
@@ -231,7 +240,7 @@ class Client extends EventEmitter {
         error.message = `task ${index}: ${error.message}`;
         throw error;
       }
-      const id = newTaskId();
+      const id = idTag + newTaskId();
       ids.push(id);
       taskKeys.push(k.task(id));
       tasks.push(id, dueMs, '1', FIELD.args, text);
@@ -288,11 +297,13 @@ class Client extends EventEmitter {
   async cancel(taskId, queue = null) {
     checkTaskId(taskId);
     if (queue !== null && queue !== undefined) checkQueue(queue);
+    const slotQueue = this.#slotQueue(taskId);
+    if (slotQueue === null) return MISSING;
     const k = this.keys;
     const key = k.task(taskId);
     // A key that is not a hash has no queue nor worker to read; the script then says 'missing'.
     const [named, owner] = (await this.#onTask(taskId, ['HMGET', key, FIELD.queue, FIELD.worker]).catch(notAHash)) ?? [];
-    const taskQueue = queue ?? this.#usableQueue(named);
+    const taskQueue = slotQueue ?? queue ?? this.#usableQueue(named);
     // A producer may read worker keys only: whether the owner lives is looked at here, not in the script.
     const gone = Boolean(owner) && Number(await this.#redis.sendCommand(['EXISTS', k.worker(owner)])) === 0;
     const call = scriptCall('cancel', {
@@ -321,14 +332,27 @@ class Client extends EventEmitter {
    */
   async requeue(taskId) {
     checkTaskId(taskId);
+    const slotQueue = this.#slotQueue(taskId);
+    if (slotQueue === null) return MISSING;
     const k = this.keys;
     const key = k.task(taskId);
-    const queue = this.#usableQueue(await this.#onTask(taskId, ['HGET', key, FIELD.queue]).catch(notAHash));
+    const queue =
+      slotQueue ?? this.#usableQueue(await this.#onTask(taskId, ['HGET', key, FIELD.queue]).catch(notAHash));
     const call = scriptCall('requeue', {
       keys: { task: key, pending: k.pending(queue), failed: k.failed(queue) },
       argv: { task_id: taskId },
     });
     return (await runScript(this.#redis, call)).status;
+  }
+
+  /**
+   * On a cluster, the queue whose keys a script on this task gets: the one the id's tag names, the
+   * only one whose keys share the task key's slot; null when the id starts with no queue's tag (no
+   * task of the cluster layout has such an id: there is none to cancel or requeue). Elsewhere
+   * undefined: the queue comes from the caller or the task hash.
+   */
+  #slotQueue(taskId) {
+    return this.keys.cluster ? this.keys.queueOfId(taskId) : undefined;
   }
 
   /**
@@ -446,18 +470,23 @@ class Task {
 }
 
 /**
- * Connect and resolve with a Client. Options: url (redis://, rediss://, unix:// or redis+sentinel://; default
- * DOSHIT_REDIS_URL or redis://127.0.0.1:6379/0), prefix (default 'doshit'), queue (default
- * 'default'), virtualMemoryLimit (default bytes for submitted tasks), maxArgsBytes (the largest
- * args JSON a submit writes; default schema.limits.max_args_bytes), redis (more node-redis options).
+ * Connect and resolve with a Client. Options: url (redis://, rediss://, unix://, redis+sentinel:// or
+ * redis+cluster://; default DOSHIT_REDIS_URL or redis://127.0.0.1:6379/0), prefix (default
+ * 'doshit'), queue (default 'default'), virtualMemoryLimit (default bytes for submitted tasks),
+ * maxArgsBytes (the largest args JSON a submit writes; default schema.limits.max_args_bytes), redis
+ * (more node-redis options).
  */
 async function createClient(options = {}) {
   checkOptions(options, ['url', 'prefix', 'queue', 'virtualMemoryLimit', 'maxArgsBytes', 'redis']);
-  const settings = resolve(options);
+  return connectClient(resolve(options));
+}
+
+/** Connect with settings from resolve() and resolve with a Client (the legacy API resolves them itself). */
+async function connectClient(settings) {
   const made = {};
   const redis = await connect(settings, (error) => made.client._report(error));
   made.client = new Client(redis, settings);
   return made.client;
 }
 
-module.exports = { Client, Task, createClient };
+module.exports = { Client, Task, connectClient, createClient };

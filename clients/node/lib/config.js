@@ -2,15 +2,16 @@
 // Where to connect and which prefix and queue to use: options, then environment, then defaults.
 // The environment variables, the default URL, the URL schemes and the reconnect delays are the
 // schema's (`config` in schema/schema.json), the same as the Python side's: DOSHIT_REDIS_URL
-// (redis://, rediss://, unix:// or redis+sentinel:// URL), DOSHIT_REDIS (legacy JSON of connection
-// settings, used when there is no URL), DOSHIT_APP_PREFIX, DOSHIT_QUEUE and
+// (redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// URL), DOSHIT_REDIS (legacy
+// JSON of connection settings, used when there is no URL), DOSHIT_APP_PREFIX, DOSHIT_QUEUE and
 // DOSHIT_TASK_VIRTUAL_MEMORY_LIMIT.
 //
 // URLs are parsed here, not by node-redis, so that a URL means the same as in redis-py (`?db=N`,
 // the `ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile`, `ssl_cert_reqs` and `ssl_check_hostname` query
 // parameters) and a bad one is a ConfigError at createClient that never shows the password. A
-// redis+sentinel://[user:password@]host[:port][,host[:port]...]/service[/db] URL means what
-// doshit/_core/config.py reads it to mean, and any URL may ask for durable submits
+// redis+sentinel://[user:password@]host[:port][,host[:port]...]/service[/db] URL and a
+// redis+cluster://[user:password@]host[:port][,host[:port]...][/] URL mean what
+// doshit/_core/config.py reads them to mean, and any URL may ask for durable submits
 // (?durable_replicas=N&durable_timeout_ms=T).
 
 const fs = require('node:fs');
@@ -46,19 +47,24 @@ const TLS_SWITCHES = {
     return ['0', 'F', 'FALSE', 'N', 'NO'].includes(String(value).toUpperCase()) ? { checkServerIdentity: () => undefined } : {};
   },
 };
-/** The schemes of the schema's list that mean TLS, a unix socket and sentinels. */
+/** The schemes of the schema's list that mean TLS, a unix socket, sentinels and a cluster. */
 const TLS_SCHEME = 'rediss';
 const UNIX_SCHEME = 'unix';
 const SENTINEL_SCHEME = 'redis+sentinel';
-for (const scheme of [TLS_SCHEME, UNIX_SCHEME, SENTINEL_SCHEME]) {
+const CLUSTER_SCHEME = schema.cluster.scheme;
+for (const scheme of [TLS_SCHEME, UNIX_SCHEME, SENTINEL_SCHEME, CLUSTER_SCHEME]) {
   if (!URL_SCHEMES.includes(scheme)) throw new Error(`the schema's URL schemes lack ${scheme}`);
 }
 /** A sentinel's port when the URL gives none. */
 const SENTINEL_PORT = 26379;
 /** Query parameters of any URL that ask a submit to wait for replicas (WAIT). */
 const DURABILITY_PARAMS = ['durable_replicas', 'durable_timeout_ms'];
-/** The other query parameters of a redis+sentinel:// URL (socket_timeout is redis-py's reply timeout: read, not used). */
-const SENTINEL_PARAMS = ['db', 'sentinel_username', 'sentinel_password', 'socket_timeout', 'socket_connect_timeout'];
+/** Timeouts in seconds a URL of several hosts may give (socket_timeout is redis-py's reply timeout: read, not used). */
+const TIMEOUT_PARAMS = ['socket_timeout', 'socket_connect_timeout'];
+/** The other query parameters of a redis+sentinel:// URL. */
+const SENTINEL_PARAMS = ['db', 'sentinel_username', 'sentinel_password', ...TIMEOUT_PARAMS];
+/** The other query parameters of a redis+cluster:// URL: no db (a cluster has one database, 0), no TLS files. */
+const CLUSTER_PARAMS = TIMEOUT_PARAMS;
 const DURABLE_TIMEOUT_MS = 1000;
 const MAX_DURABLE_TIMEOUT_MS = 60000;
 const MAX_REPLICAS = 100;
@@ -196,20 +202,51 @@ function urlParts(rest, shown) {
 }
 
 /**
+ * The hosts of a URL that names several (sentinels, cluster nodes): `places` is
+ * host[:port],host[:port]..., read as [{ host, port }] with `defaultPort` where the port is left out.
+ * `kind` words the errors: { scheme, noun (one host), names (what the URL must name), form (an example) }.
+ */
+function hostList(places, { scheme, noun, names, form, defaultPort }, shown) {
+  if (!places) throw new ConfigError(`a ${scheme}:// URL names ${names}: ${form}: ${shown}`);
+  return places.split(',').map((place) => {
+    if (!place) throw new ConfigError(`a ${scheme}:// URL names a ${noun} without a host (''): ${shown}`);
+    const node = hostPort(place, shown);
+    if (node.port === 0) throw new ConfigError(`Redis URL has a bad port "0" (a number from 1 to 65535): ${shown}`);
+    return { host: node.host, port: node.port ?? defaultPort };
+  });
+}
+
+/** ConfigError for a query parameter the scheme does not take: it takes `allowed` and the durability ones. */
+function checkParams(params, scheme, allowed, shown) {
+  const known = [...allowed, ...DURABILITY_PARAMS];
+  const unknown = [...new Set(params.keys())].filter((name) => !known.includes(name));
+  if (unknown.length) {
+    throw new ConfigError(
+      `${unknown.sort().join(', ')}: not a parameter of a ${scheme}:// URL (it takes ${known.join(', ')}): ${shown}`,
+    );
+  }
+}
+
+/** node-redis socket options for the query's timeouts (TIMEOUT_PARAMS), each one checked. */
+function timeoutSocket(params, shown) {
+  const seconds = {};
+  for (const name of TIMEOUT_PARAMS) {
+    if (params.has(name)) seconds[name] = secondsParam(name, params.get(name), shown);
+  }
+  const connect = seconds.socket_connect_timeout;
+  return connect === undefined ? {} : { connectTimeout: Math.round(connect * 1000) };
+}
+
+/**
  * node-redis createSentinel options for a redis+sentinel:// URL (its user, password and database
  * are the master's, in nodeClientOptions), and the durability it asks for.
  */
-function fromSentinelUrl(url, rest, shown) {
+function fromSentinelUrl(rest, shown) {
   const form = `${SENTINEL_SCHEME}://host1:26379,host2:26379/service[/db]`;
   const { credentials, host: places, path, params } = urlParts(rest, shown);
   const options = { ...credentials };
-  if (!places) throw new ConfigError(`a ${SENTINEL_SCHEME}:// URL names its sentinels and the service: ${form}: ${shown}`);
-  const sentinelRootNodes = places.split(',').map((place) => {
-    if (!place) throw new ConfigError(`a ${SENTINEL_SCHEME}:// URL names a sentinel without a host (''): ${shown}`);
-    const node = hostPort(place, shown);
-    if (node.port === 0) throw new ConfigError(`Redis URL has a bad port "0" (a number from 1 to 65535): ${shown}`);
-    return { host: node.host, port: node.port ?? SENTINEL_PORT };
-  });
+  const kind = { scheme: SENTINEL_SCHEME, noun: 'sentinel', names: 'its sentinels and the service', form };
+  const sentinelRootNodes = hostList(places, { ...kind, defaultPort: SENTINEL_PORT }, shown);
   const segments = path ? path.split('/').slice(1) : [];
   if (segments.length === 0 || !segments[0]) {
     throw new ConfigError(`a ${SENTINEL_SCHEME}:// URL needs the service (master) name: ${form}: ${shown}`);
@@ -217,33 +254,41 @@ function fromSentinelUrl(url, rest, shown) {
   if (segments.length > 2 || (segments.length === 2 && !segments[1])) {
     throw new ConfigError(`a ${SENTINEL_SCHEME}:// URL's path is /service or /service/db: ${form}: ${shown}`);
   }
-  const unknown = [...new Set(params.keys())].filter(
-    (name) => !SENTINEL_PARAMS.includes(name) && !DURABILITY_PARAMS.includes(name),
-  );
-  if (unknown.length) {
-    const known = [...SENTINEL_PARAMS, ...DURABILITY_PARAMS].join(', ');
-    throw new ConfigError(
-      `${unknown.sort().join(', ')}: not a parameter of a ${SENTINEL_SCHEME}:// URL (it takes ${known}): ${shown}`,
-    );
-  }
+  checkParams(params, SENTINEL_SCHEME, SENTINEL_PARAMS, shown);
   options.database = database(params.has('db') ? params.get('db') : (segments[1] ?? '0'), shown);
-  for (const name of ['socket_timeout', 'socket_connect_timeout']) {
-    if (params.has(name)) secondsParam(name, params.get(name), shown);
-  }
-  const socket = {};
-  if (params.has('socket_connect_timeout')) {
-    socket.connectTimeout = Math.round(secondsParam('socket_connect_timeout', params.get('socket_connect_timeout'), shown) * 1000);
-  }
+  const socket = timeoutSocket(params, shown);
   const sentinelClientOptions = { socket: { ...socket } };
   if (params.get('sentinel_username')) sentinelClientOptions.username = params.get('sentinel_username');
   if (params.get('sentinel_password')) sentinelClientOptions.password = params.get('sentinel_password');
   const sentinel = { name: decodePart(segments[0], 'service', shown), sentinelRootNodes, sentinelClientOptions };
-  return { connection: { ...options, socket }, sentinel, durability: durabilityOf(params, shown) };
+  return { connection: { ...options, socket }, sentinel, cluster: null, durability: durabilityOf(params, shown) };
+}
+
+/**
+ * node-redis createCluster options for a redis+cluster:// URL: the nodes to learn the cluster from
+ * (rootNodes: any one that answers is enough) and, as `connection`, what every node's connection
+ * takes (user, password, timeouts: createCluster's `defaults`); and the durability it asks for. A
+ * cluster has one database, 0: a path other than '', '/' or '/0' is refused, as doshit/_core/config.py
+ * refuses it, and so are ?db= and TLS files.
+ */
+function fromClusterUrl(rest, shown) {
+  const form = `${CLUSTER_SCHEME}://host1:6379,host2:6379`;
+  const { credentials, host: places, path, params } = urlParts(rest, shown);
+  const kind = { scheme: CLUSTER_SCHEME, noun: 'node', names: 'one node or more', form };
+  const nodes = hostList(places, { ...kind, defaultPort: schema.cluster.default_port }, shown);
+  if (!['', '/', '/0'].includes(path)) {
+    throw new ConfigError(`a ${CLUSTER_SCHEME}:// URL has no path (a cluster has one database, 0): ${form}: ${shown}`);
+  }
+  checkParams(params, CLUSTER_SCHEME, CLUSTER_PARAMS, shown);
+  const connection = { ...credentials, socket: timeoutSocket(params, shown) };
+  const cluster = { rootNodes: nodes.map((socket) => ({ socket })) };
+  return { connection, sentinel: null, cluster, durability: durabilityOf(params, shown) };
 }
 
 /**
  * node-redis options for a redis://, rediss:// or unix:// URL; ConfigError (with the password
- * masked) for one that cannot be used. A redis+sentinel:// URL: see fromSentinelUrl.
+ * masked) for one that cannot be used. A redis+sentinel:// URL: see fromSentinelUrl; a
+ * redis+cluster:// URL: see fromClusterUrl.
  */
 function fromUrl(url) {
   const shown = maskUrl(url);
@@ -254,7 +299,8 @@ function fromUrl(url) {
     throw new ConfigError(`Redis URL must start with ${schemes.slice(0, -1).join(', ')} or ${schemes.at(-1)}: ${shown}`);
   }
   const rest = url.slice(head[0].length);
-  if (scheme === SENTINEL_SCHEME) return fromSentinelUrl(url, rest, shown);
+  if (scheme === SENTINEL_SCHEME) return fromSentinelUrl(rest, shown);
+  if (scheme === CLUSTER_SCHEME) return fromClusterUrl(rest, shown);
   const { credentials, host: place, path, params } = urlParts(rest, shown);
   const options = { ...credentials };
   let socket;
@@ -270,7 +316,7 @@ function fromUrl(url) {
   if (params.has('db')) options.database = database(params.get('db'), shown);
   Object.assign(socket, tlsOptions(tlsSettings([...params]), scheme === TLS_SCHEME, `a ${TLS_SCHEME}:// URL`, shown));
   if (scheme === TLS_SCHEME) socket.tls = true;
-  return { connection: { ...options, socket }, sentinel: null, durability: durabilityOf(params, shown) };
+  return { connection: { ...options, socket }, sentinel: null, cluster: null, durability: durabilityOf(params, shown) };
 }
 
 function fromLegacyJson(text) {
@@ -320,15 +366,17 @@ function resolve(options = {}, env = process.env) {
   let url = options.url || env[ENV.url] || undefined;
   let connection;
   let sentinel = null;
+  let cluster = null;
   let durability = null;
   if (url === undefined && env[ENV.redis_json]) {
     connection = fromLegacyJson(env[ENV.redis_json]);
   } else {
     url = url ?? DEFAULT_URL;
     if (typeof url !== 'string') throw new ConfigError(`url must be a string, got ${typeof url}`);
-    ({ connection, sentinel, durability } = fromUrl(url));
+    ({ connection, sentinel, cluster, durability } = fromUrl(url));
   }
-  const keys = new Keys(options.prefix || env[ENV.prefix] || schema.defaults.prefix);
+  // On a cluster the keys follow its layout (hash tags): every key one script touches shares a slot.
+  const keys = new Keys(options.prefix || env[ENV.prefix] || schema.defaults.prefix, { cluster: cluster !== null });
   const queue = options.queue || env[ENV.queue] || schema.defaults.queue;
   keys.pending(queue); // validates the queue name
   const { socket: moreSocket, ...more } = options.redis || {};
@@ -336,6 +384,8 @@ function resolve(options = {}, env = process.env) {
     connection: { ...connection, ...more, socket: { ...connection.socket, ...moreSocket } },
     /** createSentinel's name, sentinelRootNodes and sentinelClientOptions, for a redis+sentinel:// URL; else null. */
     sentinel,
+    /** createCluster's rootNodes, for a redis+cluster:// URL (`connection` then goes to every node); else null. */
+    cluster,
     /** { replicas, timeoutMs } for durable submits, or null. */
     durability,
     describe: url === undefined ? ENV.redis_json : maskUrl(url),

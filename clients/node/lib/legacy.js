@@ -13,7 +13,8 @@
 
 const { EventEmitter } = require('node:events');
 const schema = require('./schema');
-const { createClient } = require('./client');
+const { connectClient } = require('./client');
+const { resolve } = require('./config');
 const { TaskNotFoundError } = require('./errors');
 const { FIELD, RESULT, camel, checkedFields, newTaskId, submitFields } = require('./protocol');
 
@@ -48,12 +49,18 @@ function userCode(fn, ...args) {
 
 class LegacyClient extends EventEmitter {
   #client;
+  #settings = null; // resolve()'s, known at once: task() returns the id as stored before the client connects
   #callbacks = new Map(); // task id -> callback, until it is called
   #closed = false;
 
   constructor(redisUrl, prefix, queue) {
     super();
-    this.#client = createClient({ url: redisUrl || undefined, prefix: prefix || undefined, queue: queue || undefined });
+    try {
+      this.#settings = resolve({ url: redisUrl || undefined, prefix: prefix || undefined, queue: queue || undefined });
+      this.#client = connectClient(this.#settings);
+    } catch (error) {
+      this.#client = Promise.reject(error); // reported below, as a failed connection is
+    }
     this.#client.then(
       (client) => client.on('error', (error) => this.#error(error)),
       (error) => this.#error(error),
@@ -70,13 +77,30 @@ class LegacyClient extends EventEmitter {
     return this.taskwithid(newTaskId(), name, args, cb);
   }
 
-  /** Like task(), with an id the caller chose (a task with that id must not exist yet). */
+  /**
+   * Like task(), with an id the caller chose (a task with that id must not exist yet). Returns the id
+   * the task is stored under: on a cluster the queue's tag comes first ({default}:my-id).
+   */
   taskwithid(taskId, name, args, cb) {
     submitFields(name, args ?? {}); // bad arguments throw here, before anything is sent
     if (cb !== undefined && typeof cb !== 'function') throw new TypeError('the callback must be a function');
-    if (cb) this.#callbacks.set(taskId, cb);
-    this.#run(taskId, name, args ?? {});
-    return taskId;
+    const id = this.#storedId(taskId);
+    if (cb) this.#callbacks.set(id, cb);
+    this.#run(id, name, args ?? {});
+    return id;
+  }
+
+  /**
+   * The id a task is stored under (Keys.taskIdFor); one the rules refuse goes as it is, and the
+   * submit refuses it through the callback.
+   */
+  #storedId(taskId) {
+    if (this.#settings === null) return taskId;
+    try {
+      return this.#settings.keys.taskIdFor(this.#settings.queue, taskId);
+    } catch {
+      return taskId;
+    }
   }
 
   async #run(taskId, name, args) {

@@ -3,7 +3,7 @@
 // values, and a worker made of the schema's own claim and finish scripts (the Node suite tests the
 // client; tests/test_node.py runs it against the real Python worker).
 
-const { spawn } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const { after, afterEach, before, beforeEach } = require('node:test');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -51,6 +51,18 @@ function redisServerBinary() {
   throw new Error('no redis-server: install Redis, or run `make install` for the bundled one');
 }
 
+/** Why startCluster cannot run here (its redis-server is older than 7: no --cluster-port, ADDSLOTSRANGE), else null. */
+function clusterUnsupported() {
+  let said;
+  try {
+    said = execFileSync(redisServerBinary(), ['--version'], { encoding: 'utf8' });
+  } catch (error) {
+    return `no redis-server: ${error.message}`;
+  }
+  const major = Number((/v=(\d+)\./.exec(said) ?? [])[1]);
+  return major >= 7 ? null : `the cluster tests need redis-server 7 or later, found: ${said.trim()}`;
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -67,13 +79,14 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * A throwaway redis-server on a free loopback port, nothing saved; `stop()` ends it. `tls(port)`, if
  * given, returns { args, socket }: the server's TLS arguments for that port and the node-redis
- * socket options that reach it (then `url` is the rediss:// one and `port` the TLS port). Rejects
- * with the server's own words when it does not start.
+ * socket options that reach it (then `url` is the rediss:// one and `port` the TLS port). `more`:
+ * more server arguments. Rejects with the server's own words when it does not start.
  */
-async function startRedis({ tls } = {}) {
+async function startRedis({ tls, more = [] } = {}) {
   let port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doshit-node-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  args.push(...more);
   let url = `redis://127.0.0.1:${port}/0`;
   let socket = {};
   if (tls) {
@@ -152,6 +165,61 @@ function clientPerTest(db, { made, current }) {
   });
 }
 
+const CLUSTER_SLOTS = 16384;
+
+/**
+ * A throwaway Redis Cluster of `masters` masters with `replicas` replicas each, every node a
+ * startRedis server (its cluster bus on a free port of its own), joined with CLUSTER MEET,
+ * ADDSLOTSRANGE and REPLICATE (no redis-cli needed). Resolves once every node says cluster_state:ok
+ * and every replica is in sync: { url (redis+cluster:// naming the first two nodes), nodes ([{ port,
+ * redis }]: a raw connection to each), stop() }.
+ */
+async function startCluster({ masters = 3, replicas = 1 } = {}) {
+  const servers = [];
+  const nodes = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((node) => node.redis.close().catch(() => {})));
+    await Promise.all(servers.map((server) => server.stop()));
+  };
+  try {
+    for (let index = 0; index < masters * (1 + replicas); index += 1) {
+      const bus = await freePort();
+      const more = ['--cluster-enabled', 'yes', '--cluster-port', String(bus), '--cluster-node-timeout', '2000'];
+      more.push('--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'); // replicas in sync at once
+      const server = await startRedis({ more });
+      servers.push(server);
+      nodes.push({ port: server.port, bus, redis: await raw(server.url) });
+    }
+    const [first] = nodes;
+    for (const node of nodes.slice(1)) {
+      await first.redis.sendCommand(['CLUSTER', 'MEET', '127.0.0.1', String(node.port), String(node.bus)]);
+    }
+    const step = Math.floor(CLUSTER_SLOTS / masters);
+    for (const [index, node] of nodes.slice(0, masters).entries()) {
+      const last = index === masters - 1 ? CLUSTER_SLOTS - 1 : (index + 1) * step - 1;
+      await node.redis.sendCommand(['CLUSTER', 'ADDSLOTSRANGE', String(index * step), String(last)]);
+    }
+    const ids = await Promise.all(nodes.map((node) => node.redis.sendCommand(['CLUSTER', 'MYID'])));
+    for (const [index, node] of nodes.slice(masters).entries()) {
+      const master = ids[index % masters];
+      const known = async () => (await node.redis.sendCommand(['CLUSTER', 'NODES'])).includes(master);
+      await waitFor(known, 'a replica to know its master', 20_000);
+      await node.redis.sendCommand(['CLUSTER', 'REPLICATE', master]);
+    }
+    const ready = async (node) => {
+      const info = await node.redis.sendCommand(['CLUSTER', 'INFO']);
+      const replication = await node.redis.sendCommand(['INFO', 'replication']);
+      return info.includes('cluster_state:ok') && !/master_link_status:down/.test(replication);
+    };
+    await waitFor(async () => (await Promise.all(nodes.map(ready))).every(Boolean), 'the cluster to be ok', 30_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const url = `redis+cluster://${nodes.slice(0, 2).map((node) => `127.0.0.1:${node.port}`).join(',')}`;
+  return { url, nodes, stop };
+}
+
 function newPrefix() {
   return `n${randomUUID().replace(/-/g, '').slice(0, 12)}`;
 }
@@ -171,11 +239,13 @@ async function waitFor(condition, what = 'condition', timeout = 10_000) {
  * what `handler(fn, args, claimed)` returns: { value } or { reason, exception } (`claimed` is the
  * claim script's 'run' reply: function, args, virtual-memory-limit, result-ttl, attempt, retries,
  * timeout, backlog). A failed task joins the queue's failed index, as a worker's does. Resolves with
- * the task id.
+ * the task id. `cluster`: the keys of the Redis Cluster layout (then `connection` is a client's
+ * cluster connection, which sends each command to its key's master).
  */
-async function workOne(connection, prefix, handler, { queue = 'default', workerId = 'node-test-worker' } = {}) {
+async function workOne(connection, prefix, handler, options = {}) {
+  const { queue = 'default', workerId = 'node-test-worker', cluster = false } = options;
   const { Keys } = require('..');
-  const keys = new Keys(prefix);
+  const keys = new Keys(prefix, { cluster });
   const taskId = await connection.sendCommand(['BRPOPLPUSH', keys.pending(queue), keys.executing(queue), '5']);
   if (taskId === null) throw new Error('no task came');
   const taskKey = keys.task(taskId);
@@ -222,4 +292,18 @@ async function workOne(connection, prefix, handler, { queue = 'default', workerI
   return taskId;
 }
 
-module.exports = { ROOT, loadVectors, untag, privateRedis, clientPerTest, startRedis, raw, newPrefix, waitFor, sleep, workOne };
+module.exports = {
+  ROOT,
+  loadVectors,
+  untag,
+  privateRedis,
+  clientPerTest,
+  startRedis,
+  startCluster,
+  clusterUnsupported,
+  raw,
+  newPrefix,
+  waitFor,
+  sleep,
+  workOne,
+};

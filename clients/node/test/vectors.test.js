@@ -49,8 +49,8 @@ function submitOptions(options) {
 
 describe('keys.json', () => {
   for (const c of KEYS.cases) {
-    test(`${c.prefix} ${c.queue}`, () => {
-      const keys = new Keys(c.prefix);
+    test(`${c.prefix} ${c.queue}${c.cluster ? ' (cluster)' : ''}`, () => {
+      const keys = new Keys(c.prefix, { cluster: c.cluster ?? false });
       const expect = c.expect;
       assert.equal(keys.task(c.task_id), expect.task);
       assert.equal(keys.pending(c.queue), expect.pending);
@@ -67,6 +67,12 @@ describe('keys.json', () => {
       assert.equal(keys.taskId(expect.task), c.task_id);
     });
   }
+  test('on a cluster a task id starts with its queue\'s tag, put in front once', () => {
+    for (const c of KEYS.cluster_task_ids) {
+      assert.equal(new Keys('doshit', { cluster: true }).taskIdFor(c.queue, c.given), c.stored);
+      assert.equal(new Keys('doshit').taskIdFor(c.queue, c.given), c.given);
+    }
+  });
   test('invalid task ids are refused', () => {
     for (const id of KEYS.invalid_task_ids) assert.throws(() => checkTaskId(id), /task id/, JSON.stringify(id));
   });

@@ -32,6 +32,13 @@ async function main(): Promise<void> {
   console.log(text, sum, created, state, outcome, doshit.encode({ a: 1 }), doshit.DoshitDate.fromTimestamp('x').micros);
   await client.close();
 
+  const onCluster = await doshit.createClient({ url: 'redis+cluster://127.0.0.1:7000,127.0.0.1:7001' });
+  const keys = new doshit.Keys('doshit', { cluster: true });
+  const stored: string = keys.taskIdFor('default', keys.idTag('default') + 'x');
+  const tagged: string | null = keys.queueOfId(stored);
+  console.log(onCluster.keys.cluster, tagged, onCluster.redis.isOpen);
+  await onCluster.close();
+
   const legacy = doshit('redis://127.0.0.1:6379/0', 'doshit', 'default');
   const id: string = legacy.task('echo', { text: 'hi' }, (err, value, hash) => console.log(err, value, hash?.['result-value']));
   legacy.on('success', (value, hash, taskId: string) => console.log(value, hash, taskId));
