@@ -52,6 +52,7 @@ import redis.cluster
 
 # bench/ is this script's folder, so bench/bench.py imports as `bench`.
 from bench import APP, POLL, ROOT, WorkerSpec, doshit_version, fresh_prefix, say
+from bench import count_successful as successful_of
 from doshit import Client
 from doshit._core.keys import Keys
 from doshit._process import killed_with_parent
@@ -294,15 +295,8 @@ def remaining(layout: Layout, keys: Keys, queues: list[str]) -> int:
 
 
 def count_successful(layout: Layout, keys: Keys, ids: dict[str, list[str]]) -> int:
-    successful = 0
-    for queue, queue_ids in ids.items():
-        conn = layout.node(layout.owners[queue])
-        for start in range(0, len(queue_ids), 1000):
-            pipe = conn.pipeline(transaction=False)
-            for task_id in queue_ids[start : start + 1000]:
-                pipe.hget(keys.task(task_id), "result")
-            successful += sum(1 for result in pipe.execute() if result == "successful")
-    return successful
+    """How many of each queue's tasks are successful, read on the master that holds the queue."""
+    return sum(successful_of(layout.node(layout.owners[queue]), keys, queue_ids) for queue, queue_ids in ids.items())
 
 
 def measure(layout: Layout, queues: list[str], workers: int, spec: WorkerSpec, tasks: int, logdir: Path) -> Figures:
