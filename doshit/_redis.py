@@ -616,6 +616,9 @@ async def _take_async(pool: Any) -> Any:
 _NOT_HERE = (redis.exceptions.AskError, redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError)
 """A cluster node's answers that mean the script did not run: its slot is on another node (MOVED, ASK),
 or no node serves it yet (CLUSTERDOWN, TRYAGAIN: a failover under way)."""
+_REFRESH_ERRORS = (redis.RedisError, redis.exceptions.RedisClusterException, OSError)
+"""What asking the cluster for its slots again may raise while a failover is under way (no node to
+ask: RedisClusterUnreachableError, not a RedisError); the next attempt asks again."""
 ROUTING_RETRIES = 40
 ROUTING_PAUSE = 0.25
 """A durable submit on a cluster asks again where its slot is and resends, this often, this far apart
@@ -628,16 +631,17 @@ def _run_durable(conn: redis.Redis, call: ScriptCall, durability: Durability) ->
     slot is elsewhere or not served. A lost connection is not resent: the write may have happened."""
     if not isinstance(conn, redis.cluster.RedisCluster):
         return _run_durable_on(conn.connection_pool, call, durability)
-    for attempt in range(ROUTING_RETRIES + 1):
-        try:
-            pool = conn.get_node_from_key(call.keys[0]).redis_connection.connection_pool
-            return _run_durable_on(pool, call, durability)
-        except (*_NOT_HERE, *CONNECTION_ERRORS, redis.exceptions.SlotNotCoveredError) as exc:
-            with contextlib.suppress(redis.RedisError, OSError):
-                conn.nodes_manager.initialize()
-            if attempt == ROUTING_RETRIES or isinstance(exc, CONNECTION_ERRORS):
-                raise
-            time.sleep(ROUTING_PAUSE)
+    with _cluster_errors():  # (this path goes round RedisCluster's commands, so its errors are seen here)
+        for attempt in range(ROUTING_RETRIES + 1):
+            try:
+                pool = conn.get_node_from_key(call.keys[0]).redis_connection.connection_pool
+                return _run_durable_on(pool, call, durability)
+            except (*_NOT_HERE, *CONNECTION_ERRORS, redis.exceptions.SlotNotCoveredError) as exc:
+                with contextlib.suppress(*_REFRESH_ERRORS):
+                    conn.nodes_manager.initialize()
+                if attempt == ROUTING_RETRIES or isinstance(exc, CONNECTION_ERRORS):
+                    raise
+                time.sleep(ROUTING_PAUSE)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -703,16 +707,18 @@ async def _run_durable_async(conn: redis.asyncio.Redis, call: ScriptCall, durabi
     """The asyncio _run_durable."""
     if not isinstance(conn, redis.asyncio.cluster.RedisCluster):
         return await _run_durable_async_on(conn.connection_pool, call, durability)
-    for attempt in range(ROUTING_RETRIES + 1):
-        try:
-            await conn.initialize()  # (the client's first command does it, and this one bypasses it)
-            return await _run_durable_async_on(_NodePool(conn.get_node_from_key(call.keys[0])), call, durability)
-        except (*_NOT_HERE, *CONNECTION_ERRORS, redis.exceptions.SlotNotCoveredError) as exc:
-            with contextlib.suppress(redis.RedisError, OSError):
-                await conn.nodes_manager.initialize()
-            if attempt == ROUTING_RETRIES or isinstance(exc, CONNECTION_ERRORS):
-                raise
-            await asyncio.sleep(ROUTING_PAUSE)
+    with _cluster_errors():
+        for attempt in range(ROUTING_RETRIES + 1):
+            try:
+                await conn.initialize()  # (the client's first command does it, and this one bypasses it)
+                node = conn.get_node_from_key(call.keys[0])
+                return await _run_durable_async_on(_NodePool(node), call, durability)
+            except (*_NOT_HERE, *CONNECTION_ERRORS, redis.exceptions.SlotNotCoveredError) as exc:
+                with contextlib.suppress(*_REFRESH_ERRORS):
+                    await conn.nodes_manager.initialize()
+                if attempt == ROUTING_RETRIES or isinstance(exc, CONNECTION_ERRORS):
+                    raise
+                await asyncio.sleep(ROUTING_PAUSE)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
