@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from .._errors import ConfigError
 from .schema import (
+    CLUSTER_PREFIX_TAGGED,
+    CLUSTER_QUEUE_TAGGED,
     CLUSTER_TAG,
     CMD_CHANNEL,
     EXECUTING_KEY,
@@ -77,6 +79,11 @@ def check_queue(queue: str) -> str:
     return queue
 
 
+def _tag(name: str) -> str:
+    """A name as a Redis Cluster hash tag: only it decides the slot of a key that holds it."""
+    return f"{CLUSTER_TAG[0]}{name}{CLUSTER_TAG[1]}"
+
+
 @dataclass(frozen=True)
 class Keys:
     """Keys of one prefix; the queue-specific ones take the queue name. With ``cluster`` they follow
@@ -90,18 +97,20 @@ class Keys:
     def __post_init__(self) -> None:
         _check_name("prefix", self.prefix)
 
-    def _queue(self, queue: str) -> str:
-        check_queue(queue)
-        return f"{CLUSTER_TAG[0]}{queue}{CLUSTER_TAG[1]}" if self.cluster else queue
-
-    @property
-    def _prefix(self) -> str:
-        """The prefix as the prefix-wide keys are written."""
-        return f"{CLUSTER_TAG[0]}{self.prefix}{CLUSTER_TAG[1]}" if self.cluster else self.prefix
+    def _key(self, kind: str, pattern: str, **values: str) -> str:
+        """Key ``kind`` of schema.json from its pattern; on a cluster with the queue or the prefix as
+        hash tag where the layout (``cluster`` in schema.json) says so."""
+        prefix = self.prefix
+        if self.cluster:
+            if kind in CLUSTER_QUEUE_TAGGED:
+                values["queue"] = _tag(values["queue"])
+            if kind in CLUSTER_PREFIX_TAGGED:
+                prefix = _tag(prefix)
+        return pattern.format(prefix=prefix, **values)
 
     def id_tag(self, queue: str) -> str:
         """What starts the id of every task of the queue: its hash tag and ':' on a cluster, else nothing."""
-        return f"{self._queue(queue)}:" if self.cluster else ""
+        return f"{_tag(check_queue(queue))}:" if self.cluster else ""
 
     def task_id_for(self, queue: str, task_id: str) -> str:
         """The id a task of this queue given ``task_id`` is stored under: ``task_id`` itself, on a
@@ -127,38 +136,38 @@ class Keys:
         return task_key[len(head) :] if task_key.startswith(head) and len(task_key) > len(head) else None
 
     def pending(self, queue: str) -> str:
-        return PENDING_KEY.format(prefix=self.prefix, queue=self._queue(queue))
+        return self._key("pending", PENDING_KEY, queue=check_queue(queue))
 
     def executing(self, queue: str) -> str:
-        return EXECUTING_KEY.format(prefix=self.prefix, queue=self._queue(queue))
+        return self._key("executing", EXECUTING_KEY, queue=check_queue(queue))
 
     def scheduled(self, queue: str) -> str:
-        return SCHEDULED_KEY.format(prefix=self.prefix, queue=self._queue(queue))
+        return self._key("scheduled", SCHEDULED_KEY, queue=check_queue(queue))
 
     def failed(self, queue: str) -> str:
-        return FAILED_KEY.format(prefix=self.prefix, queue=self._queue(queue))
+        return self._key("failed", FAILED_KEY, queue=check_queue(queue))
 
     def recovery(self, queue: str) -> str:
-        return RECOVERY_KEY.format(prefix=self.prefix, queue=self._queue(queue))
+        return self._key("recovery", RECOVERY_KEY, queue=check_queue(queue))
 
     def scheduled_command(self, queue: str) -> str:
         """The command that tells the queue's workers a task was scheduled."""
         return SCHEDULED_COMMAND.format(queue=check_queue(queue))
 
     def worker(self, worker_id: str) -> str:
-        return WORKER_KEY.format(prefix=self._prefix, worker_id=worker_id)
+        return self._key("worker", WORKER_KEY, worker_id=worker_id)
 
     @property
     def workers(self) -> str:
-        return WORKERS_KEY.format(prefix=self._prefix)
+        return self._key("workers", WORKERS_KEY)
 
     @property
     def stats(self) -> str:
-        return STATS_KEY.format(prefix=self._prefix)
+        return self._key("stats", STATS_KEY)
 
     @property
     def stats_durations(self) -> str:
-        return STATS_DURATIONS_KEY.format(prefix=self._prefix)
+        return self._key("stats_durations", STATS_DURATIONS_KEY)
 
     @property
     def results(self) -> str:
