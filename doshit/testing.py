@@ -24,7 +24,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -32,7 +32,7 @@ import redis
 
 from ._process import killed_with_parent
 
-__all__ = ["PrivateCluster", "PrivateRedis", "answers", "free_port", "redis_server_binary"]
+__all__ = ["PrivateCluster", "PrivateRedis", "answers", "free_port", "kill_all", "redis_server_binary"]
 
 
 def redis_server_binary() -> str | None:
@@ -124,6 +124,16 @@ class PrivateRedis:
 CLUSTER_SLOTS = 16384
 
 
+def kill_all(procs: Iterable[subprocess.Popen[bytes]]) -> None:
+    """SIGKILL the processes that still run, then reap them all (servers that keep nothing)."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+    for proc in procs:
+        proc.wait(10)
+
+
 class PrivateCluster:
     """``with PrivateCluster() as url:`` a throwaway Redis Cluster on free loopback ports: ``masters``
     masters with ``replicas`` replicas each, every node a redis-server process (nothing saved). It is
@@ -173,16 +183,20 @@ class PrivateCluster:
         for index in range(len(self.ports)):
             self.start_node(index)
         self._wait(lambda: all(answers(f"redis://127.0.0.1:{port}/0") for port in self.ports), 10, "the nodes")
-        first = self.node(self.ports[0])
-        for port, bus in zip(self.ports[1:], self.bus_ports[1:], strict=True):
-            first.execute_command("CLUSTER", "MEET", "127.0.0.1", port, bus)
-        step = CLUSTER_SLOTS // self.masters
-        for index, port in enumerate(self.ports[: self.masters]):
-            last = CLUSTER_SLOTS - 1 if index == self.masters - 1 else (index + 1) * step - 1
-            self.node(port).execute_command("CLUSTER", "ADDSLOTSRANGE", index * step, last)
-        ids = [self.node(port).execute_command("CLUSTER", "MYID") for port in self.ports]
-        for index, port in enumerate(self.ports[self.masters :]):
-            self._replicate(self.node(port), ids[index % self.masters])
+        nodes = [self.node(port) for port in self.ports]
+        try:
+            for port, bus in zip(self.ports[1:], self.bus_ports[1:], strict=True):
+                nodes[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port, bus)
+            step = CLUSTER_SLOTS // self.masters
+            for index, node in enumerate(nodes[: self.masters]):
+                last = CLUSTER_SLOTS - 1 if index == self.masters - 1 else (index + 1) * step - 1
+                node.execute_command("CLUSTER", "ADDSLOTSRANGE", index * step, last)
+            ids = [node.execute_command("CLUSTER", "MYID") for node in nodes]
+            for index, node in enumerate(nodes[self.masters :]):
+                self._replicate(node, ids[index % self.masters])
+        finally:
+            for node in nodes:
+                node.close()
         self.wait_ready()
         return self.url
 
@@ -196,13 +210,13 @@ class PrivateCluster:
 
         def ready() -> bool:
             for port in self.live_ports():
-                conn = self.node(port)
-                info = conn.execute_command("CLUSTER", "INFO")
-                if "cluster_state:ok" not in info or f"cluster_slots_ok:{CLUSTER_SLOTS}" not in info:
-                    return False
-                replication = conn.info("replication")
-                if replication.get("role") == "slave" and replication.get("master_link_status") != "up":
-                    return False
+                with self.node(port) as conn:
+                    info = conn.execute_command("CLUSTER", "INFO")
+                    if "cluster_state:ok" not in info or f"cluster_slots_ok:{CLUSTER_SLOTS}" not in info:
+                        return False
+                    replication = conn.info("replication")
+                    if replication.get("role") == "slave" and replication.get("master_link_status") != "up":
+                        return False
             return True
 
         self._wait(ready, timeout, "the cluster to be ok")
@@ -232,18 +246,13 @@ class PrivateCluster:
         return redis.Redis(port=port, decode_responses=True, socket_timeout=5)
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-        for proc in self.procs.values():
-            proc.wait(10)
+        kill_all(self.procs.values())
 
     def __enter__(self) -> str:
         try:
             return self.start()
         except BaseException:
-            self.stop()
-            self._dir.cleanup()
+            self.close()
             raise
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ EXPECTED = {
     "TaskFailed", "TaskInfo", "TaskNotDurable", "TaskNotFound", "TaskTimeout", "Worker", "task",
 }  # fmt: skip
 PUBLIC_MODULES = {"testing"}
-TESTING = {"PrivateCluster", "PrivateRedis", "answers", "free_port", "redis_server_binary"}
+TESTING = {"PrivateCluster", "PrivateRedis", "answers", "free_port", "kill_all", "redis_server_binary"}
 
 
 def test_exported_names() -> None:

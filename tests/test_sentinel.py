@@ -27,7 +27,7 @@ import redis
 
 from doshit import AsyncClient, Client, ConfigError, TaskExists, TaskNotDurable
 from doshit._core.config import Durability, mask_url, parse_sentinel_url, resolve
-from doshit.testing import free_port, redis_server_binary
+from doshit.testing import free_port, kill_all, redis_server_binary
 
 from .conftest import ROOT, WorkerProcess, blocking_client, wait_for
 from .test_node import NODE, PACKAGE, NodeDriver
@@ -98,11 +98,7 @@ class SentinelSet:
         self.wait_ready()
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-        for proc in self.procs.values():
-            proc.wait(10)
+        kill_all(self.procs.values())
 
     @staticmethod
     def _answers(port: int) -> bool:
