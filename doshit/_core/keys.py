@@ -97,14 +97,14 @@ class Keys:
     def __post_init__(self) -> None:
         _check_name("prefix", self.prefix)
 
-    def _key(self, kind: str, pattern: str, **values: str) -> str:
-        """Key ``kind`` of schema.json from its pattern; on a cluster with the queue or the prefix as
-        hash tag where the layout (``cluster`` in schema.json) says so."""
+    def _key(self, pattern: str, **values: str) -> str:
+        """A key of schema.json from its pattern; on a cluster with the queue or the prefix as hash
+        tag where the layout (``cluster`` in schema.json) says so."""
         prefix = self.prefix
         if self.cluster:
-            if kind in CLUSTER_QUEUE_TAGGED:
+            if pattern in CLUSTER_QUEUE_TAGGED:
                 values["queue"] = _tag(values["queue"])
-            if kind in CLUSTER_PREFIX_TAGGED:
+            if pattern in CLUSTER_PREFIX_TAGGED:
                 prefix = _tag(prefix)
         return pattern.format(prefix=prefix, **values)
 
@@ -136,38 +136,38 @@ class Keys:
         return task_key[len(head) :] if task_key.startswith(head) and len(task_key) > len(head) else None
 
     def pending(self, queue: str) -> str:
-        return self._key("pending", PENDING_KEY, queue=check_queue(queue))
+        return self._key(PENDING_KEY, queue=check_queue(queue))
 
     def executing(self, queue: str) -> str:
-        return self._key("executing", EXECUTING_KEY, queue=check_queue(queue))
+        return self._key(EXECUTING_KEY, queue=check_queue(queue))
 
     def scheduled(self, queue: str) -> str:
-        return self._key("scheduled", SCHEDULED_KEY, queue=check_queue(queue))
+        return self._key(SCHEDULED_KEY, queue=check_queue(queue))
 
     def failed(self, queue: str) -> str:
-        return self._key("failed", FAILED_KEY, queue=check_queue(queue))
+        return self._key(FAILED_KEY, queue=check_queue(queue))
 
     def recovery(self, queue: str) -> str:
-        return self._key("recovery", RECOVERY_KEY, queue=check_queue(queue))
+        return self._key(RECOVERY_KEY, queue=check_queue(queue))
 
     def scheduled_command(self, queue: str) -> str:
         """The command that tells the queue's workers a task was scheduled."""
         return SCHEDULED_COMMAND.format(queue=check_queue(queue))
 
     def worker(self, worker_id: str) -> str:
-        return self._key("worker", WORKER_KEY, worker_id=worker_id)
+        return self._key(WORKER_KEY, worker_id=worker_id)
 
     @property
     def workers(self) -> str:
-        return self._key("workers", WORKERS_KEY)
+        return self._key(WORKERS_KEY)
 
     @property
     def stats(self) -> str:
-        return self._key("stats", STATS_KEY)
+        return self._key(STATS_KEY)
 
     @property
     def stats_durations(self) -> str:
-        return self._key("stats_durations", STATS_DURATIONS_KEY)
+        return self._key(STATS_DURATIONS_KEY)
 
     @property
     def results(self) -> str:

@@ -100,11 +100,11 @@ CLUSTER_SCHEME: Final = 'redis+cluster'
 """The key layout on Redis Cluster (a redis+cluster:// URL), where every key one script touches must share a hash slot. A key of a queue is written with the queue name as a hash tag ({prefix}:{<queue>}:pending, e.g. doshit:{default}:pending); a key of the whole prefix with the prefix as a hash tag ({<prefix>}:workers); the task key keeps its pattern and the task id starts with its queue's tag ({<queue>}:<uuid4>, so doshit:task:{default}:<uuid4> sits in the queue's slot and an id alone still finds its task). A chosen id that does not start with its queue's tag gets it put in front. Each queue lives on one shard; queues spread over the shards. The channels stay classic pub/sub (a cluster carries a PUBLISH to every node). Legacy clients know nothing of this layout: they keep using a single Redis or a Sentinel."""
 
 CLUSTER_DEFAULT_PORT: Final = 6379
-CLUSTER_QUEUE_TAGGED: Final = ('pending', 'executing', 'scheduled', 'failed', 'recovery')
-"""The keys written with the queue as hash tag on Redis Cluster."""
+CLUSTER_QUEUE_TAGGED: Final = ('{prefix}:{queue}:pending', '{prefix}:{queue}:executing', '{prefix}:{queue}:scheduled', '{prefix}:{queue}:failed', '{prefix}:{queue}:recovery')
+"""The patterns of the keys written with the queue as hash tag on Redis Cluster."""
 
-CLUSTER_PREFIX_TAGGED: Final = ('worker', 'workers', 'stats', 'stats_durations')
-"""The keys written with the prefix as hash tag on Redis Cluster."""
+CLUSTER_PREFIX_TAGGED: Final = ('{prefix}:worker:{worker_id}', '{prefix}:workers', '{prefix}:stats', '{prefix}:stats:durations')
+"""The patterns of the keys written with the prefix as hash tag on Redis Cluster."""
 
 CLUSTER_TAG: Final = ('{', '}')
 """What opens and closes a hash tag."""
