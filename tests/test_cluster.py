@@ -31,6 +31,7 @@ import redis.cluster
 from doshit import AsyncClient, Client, ConfigError, DoshitError
 from doshit._core.config import parse_cluster_url, resolve
 from doshit._core.keys import Keys
+from doshit._core.schema import Reason
 from doshit.testing import PrivateCluster, free_port, redis_server_binary
 
 from .conftest import ROOT, WorkerProcess, wait_for
@@ -262,6 +263,33 @@ def test_a_task_of_a_killed_worker_is_run_again_by_another(
         info = task.info()
         assert info.result == "successful" and info.attempt == 2, info
         assert "died while running the task" in json.dumps(info.errors)
+
+
+def test_ids_a_queue_cannot_reach_are_dropped_and_the_untagged_task_fails(
+    cluster: ClusterSet, workers: Workers, prefix: str
+) -> None:
+    """Ids pushed by hand (a legacy producer, redis-cli) onto a cluster queue's lists without the
+    queue's tag: their task keys are in other slots, which the queue's scripts cannot reach. The
+    worker drops them instead of retrying a CROSSSLOT for ever, finishes failed (with the reason) a
+    pending task whose id has no tag at all, and leaves another queue's task alone."""
+    queues = queues_on_every_shard(cluster)
+    keys = Keys(prefix, cluster=True)
+    untagged, foreign, stray = "by-hand", f"{{{queues[1]}}}:theirs", "on-executing"
+    with cluster.client() as rc:
+        rc.hset(keys.task(untagged), mapping={"function": "echo", "state": "pending", "args": "{}"})
+        rc.hset(keys.task(foreign), mapping={"function": "echo", "state": "pending", "args": "{}"})
+        rc.lpush(keys.pending(queues[0]), untagged, foreign)
+        rc.lpush(keys.executing(queues[0]), stray)  # (taken by a worker that died: recovery finds it)
+    worker = workers.start(queues[0], extra=FAST)
+    with Client(cluster.url(), prefix=prefix) as client:
+        assert client.submit("echo", _queue=queues[0], text="after").wait_result(timeout=15) == "after"
+        info = client.get(untagged).wait(timeout=15)
+        assert (info.state, info.result, info.error_reason) == ("finished", "failed", Reason.NO_QUEUE_TAG)
+        assert client.get(foreign).info().state == "pending"
+    with cluster.client() as rc:
+        wait_for(lambda: rc.llen(keys.executing(queues[0])) == 0, 15, "the stray id to be dropped")
+        assert rc.llen(keys.pending(queues[0])) == 0
+    assert "Traceback" not in worker.log()
 
 
 def test_the_operator_cli_sees_every_shard(cluster: ClusterSet, workers: Workers, prefix: str) -> None:

@@ -358,6 +358,8 @@ class Reason:
 
     BAD_NUMBER: Final = "{field} must be a whole number from {low} to {high}, got '{value}'"
 
+    NO_QUEUE_TAG: Final = "on Redis Cluster a task id starts with its queue's name in braces and a colon; this one does not, so no worker can take it"
+
     TIME_LIMIT: Final = 'task exceeded its time limit of {seconds} s'
 
     WORKER_DIED: Final = 'worker {worker} died while running the task, attempt {attempt} of {attempts}'

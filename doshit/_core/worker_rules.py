@@ -13,7 +13,7 @@ from typing import Any, Union
 
 from . import codec
 from .codec import unix_ms
-from .keys import NO_WORKER, Keys, valid_queue
+from .keys import NO_WORKER, Keys, valid_queue, valid_task_id
 from .limits import DEFAULT_LIMITS, MAX_MEMORY_LIMIT, MAX_RETRIES, MAX_TIMEOUT, Limits
 from .outcome import Outcome, failed
 from .schema import (
@@ -217,6 +217,17 @@ class WorkerProtocol:
     def worker_key(self) -> str:
         return self.keys.worker(self.worker_id)
 
+    def runs_id(self, task_id: str) -> bool:
+        """Whether a task of this queue can have the id: it keeps the schema's id rule and, on a
+        cluster, starts with this queue's hash tag (else its task key is in another slot, out of
+        reach of the queue's scripts)."""
+        return valid_task_id(task_id) and (not self.keys.cluster or self.keys.queue_of_id(task_id) == self.queue)
+
+    def untaggable(self, task_id: str) -> bool:
+        """On a cluster, an id of the schema's rule that starts with no queue's hash tag: no worker
+        there can ever take its task (see no_queue_tag_fields)."""
+        return self.keys.cluster and valid_task_id(task_id) and self.keys.queue_of_id(task_id) is None
+
     def claim(self, task_id: str, now: str) -> ScriptCall:
         return script_call(
             "claim",
@@ -369,3 +380,13 @@ class WorkerProtocol:
             keys=dict(task=self.keys.task(task_id), executing=self.executing, pending=self.pending),
             argv=dict(task_id=task_id, worker_id=self.worker_id),
         )
+
+
+def no_queue_tag_fields(now: str) -> dict[str, str]:
+    """What finishes a pending task no worker on a cluster can take (its id has no queue tag)."""
+    return {
+        TaskField.STATE: State.FINISHED,
+        TaskField.RESULT: Result.FAILED,
+        TaskField.ERROR_REASON: Reason.NO_QUEUE_TAG,
+        TaskField.FINISHED_CREATED: now,
+    }

@@ -24,10 +24,10 @@ import redis.asyncio
 from .._core import codec
 from .._core.keys import valid_task_id
 from .._core.outcome import Outcome, failed
-from .._core.schema import Reason, Result
+from .._core.schema import RESULT_TTL, Reason, Result, State, TaskField
 from .._core.stats import UNKNOWN_FUNCTION, Stats
 from .._core.text import shown
-from .._core.worker_rules import RETRIED, Dropped, Job, Refused, WorkerProtocol
+from .._core.worker_rules import RETRIED, Dropped, Job, Refused, WorkerProtocol, no_queue_tag_fields
 from .._redis import run_scripts, run_scripts_apart, unavailable
 from .events import Event, Hooks
 from .pool import GIVE_BACK, GiveBack, Kill, NotStarted, Pool, Stop
@@ -44,6 +44,33 @@ beside this one is not left without work while tasks wait here."""
 FURTHER_AHEAD = 3
 TYPICAL_WEIGHT = 0.1
 """How much each finished run moves the typical run time (an exponential moving average)."""
+
+
+async def drop_ids(conn: redis.asyncio.Redis, protocol: WorkerProtocol, task_ids: Sequence[str]) -> None:
+    """Take ids off the queue's executing list that no task of the queue can have: ids that break the
+    schema's id rule, and on a cluster ids without the queue's hash tag, whose task key is in a slot
+    the queue's scripts cannot reach. A pending task whose id has no queue tag at all, which no worker
+    on the cluster can ever take, is finished failed with the reason (no_queue_tag)."""
+    pipe = conn.pipeline(transaction=False)
+    for task_id in task_ids:
+        why = "not a task id" if not valid_task_id(task_id) else "the id does not start with the queue's hash tag"
+        log.warning("dropped task id %s from %s: %s", shown(task_id), protocol.executing, why)
+        pipe.lrem(protocol.executing, 1, task_id)
+    await pipe.execute()
+    for task_id in filter(protocol.untaggable, task_ids):
+        await _fail_untagged(conn, protocol, task_id)
+
+
+async def _fail_untagged(conn: redis.asyncio.Redis, protocol: WorkerProtocol, task_id: str) -> None:
+    key = protocol.keys.task(task_id)
+    if await conn.hget(key, TaskField.STATE) != State.PENDING:  # (a single-key command: any slot will do)
+        return
+    fields: dict[Any, Any] = no_queue_tag_fields(codec.now_timestamp())
+    pipe = conn.pipeline(transaction=True)  # (one key: one slot)
+    pipe.hset(key, mapping=fields)
+    pipe.expire(key, RESULT_TTL)
+    await pipe.execute()
+    await conn.publish(protocol.keys.results, key)
 
 
 @dataclass
@@ -235,7 +262,7 @@ class Consumer:
     async def _claim(self, protocol: WorkerProtocol, ids: list[str]) -> int:
         """Claim what we popped (those ids are on executing now: retry until the claims are through).
         Returns how many tasks are still pending on that queue."""
-        invalid = [task_id for task_id in ids if not valid_task_id(task_id)]
+        invalid = [task_id for task_id in ids if not protocol.runs_id(task_id)]
         if invalid:
             await self._drop(protocol, invalid)
             ids = [task_id for task_id in ids if task_id not in invalid]
@@ -260,12 +287,8 @@ class Consumer:
         return int(replies[-1]["backlog"])
 
     async def _drop(self, protocol: WorkerProtocol, task_ids: list[str]) -> None:
-        """Take ids that break the schema's id rule off executing: no task can have them."""
-        pipe = self.conn.pipeline(transaction=False)
-        for task_id in task_ids:
-            log.warning("dropped invalid task id %s from %s", shown(task_id), protocol.executing)
-            pipe.lrem(protocol.executing, 1, task_id)
-        await retrying("dropping invalid task ids", pipe.execute)
+        """Take ids off executing that no task of the queue can have (WorkerProtocol.runs_id)."""
+        await retrying("dropping task ids", functools.partial(drop_ids, self.conn, protocol, task_ids))
 
     def _emit(self, kind: str, job: Job, **details: Any) -> None:
         if self.hooks is not None and self.hooks.wants(kind, job.function):

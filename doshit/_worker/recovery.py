@@ -34,6 +34,7 @@ from .._core.schema import PromoteReply, RecoverReply, State, TaskField, Unclaim
 from .._core.stats import Stats
 from .._core.worker_rules import WorkerProtocol
 from .._redis import disruptions, run_scripts_apart, unavailable
+from .consumer import drop_ids
 from .events import Event, Hooks
 from .upkeep import Retry
 
@@ -91,6 +92,12 @@ class Recovery:
             await self._trim_failed()
 
     async def _look(self, ids: list[str]) -> None:
+        strays = [task_id for task_id in ids if not self.protocol.runs_id(task_id)]
+        if strays:  # (no recover script can reach their task keys: the consumer's drop does for them)
+            await drop_ids(self.conn, self.protocol, strays)
+            ids = [task_id for task_id in ids if task_id not in strays]
+            if not ids:
+                return
         pipe = self.conn.pipeline(transaction=False)
         for task_id in ids:
             pipe.hget(self.protocol.keys.task(task_id), TaskField.WORKER)

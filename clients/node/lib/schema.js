@@ -675,6 +675,7 @@ module.exports = freeze({
     "worker_error": "worker error: {detail}",
     "write_failed": "the worker could not write this task's result: {detail}",
     "bad_number": "{field} must be a whole number from {low} to {high}, got '{value}'",
+    "no_queue_tag": "on Redis Cluster a task id starts with its queue's name in braces and a colon; this one does not, so no worker can take it",
     "time_limit": "task exceeded its time limit of {seconds} s",
     "worker_died": "worker {worker} died while running the task, attempt {attempt} of {attempts}",
     "cancelled_orphan": "task was cancelled after its worker {worker} died"
