@@ -53,8 +53,11 @@ async def drop_ids(conn: redis.asyncio.Redis, protocol: WorkerProtocol, task_ids
     on the cluster can ever take, is finished failed with the reason (no_queue_tag)."""
     pipe = conn.pipeline(transaction=False)
     for task_id in task_ids:
-        why = "not a task id" if not valid_task_id(task_id) else "the id does not start with the queue's hash tag"
-        log.warning("dropped task id %s from %s: %s", shown(task_id), protocol.executing, why)
+        if valid_task_id(task_id):
+            log.warning("dropped task id %s from %s: it does not start with the queue's hash tag", shown(task_id),
+                        protocol.executing)  # fmt: skip
+        else:
+            log.warning("dropped invalid task id %s from %s", shown(task_id), protocol.executing)
         pipe.lrem(protocol.executing, 1, task_id)
     await pipe.execute()
     for task_id in filter(protocol.untaggable, task_ids):
